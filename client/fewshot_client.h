@@ -1,0 +1,63 @@
+// A small C++ client library for the fewshot.v1 service, for other C++
+// services to link. It applies a deadline to every call and retries calls
+// that failed with UNAVAILABLE (the server was not reachable) with backoff.
+//
+// Example:
+//   absl::StatusOr<std::unique_ptr<FewShotClient>> client =
+//       FewShotClient::Connect({.target = "127.0.0.1:50051"});
+//   absl::StatusOr<v1::AdaptResponse> adapted = (*client)->Adapt(request);
+#ifndef FEWSHOT_CLIENT_FEWSHOT_CLIENT_H_
+#define FEWSHOT_CLIENT_FEWSHOT_CLIENT_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "fewshot/v1/fewshot_service.grpc.pb.h"
+
+namespace fewshot::client {
+
+struct ClientOptions {
+  // host:port of the server.
+  std::string target = "127.0.0.1:50051";
+  // Deadline of each attempt.
+  absl::Duration timeout = absl::Seconds(10);
+  // Attempts per call for UNAVAILABLE; 1 disables retries.
+  int max_attempts = 3;
+  absl::Duration initial_backoff = absl::Milliseconds(100);
+  // Largest message the client sends or accepts.
+  int max_message_bytes = 64 << 20;
+};
+
+// Thread-safe: one client may serve many threads.
+class FewShotClient {
+ public:
+  // Creates the channel (lazily connected). Returns INVALID_ARGUMENT for an
+  // empty target, a non-positive timeout or max_message_bytes, fewer than
+  // one attempt, or a negative backoff.
+  static absl::StatusOr<std::unique_ptr<FewShotClient>> Connect(
+      const ClientOptions& options);
+
+  absl::StatusOr<v1::GetModelInfoResponse> GetModelInfo();
+  absl::StatusOr<v1::AdaptResponse> Adapt(const v1::AdaptRequest& request);
+  absl::StatusOr<v1::PredictResponse> Predict(
+      const v1::PredictRequest& request);
+  absl::StatusOr<v1::ClassifyResponse> Classify(
+      const v1::ClassifyRequest& request);
+  absl::Status DeleteAdaptation(const std::string& adaptation_id);
+
+ private:
+  FewShotClient(ClientOptions options, std::unique_ptr<v1::FewShot::Stub> stub);
+
+  ClientOptions options_;
+  std::unique_ptr<v1::FewShot::Stub> stub_;
+};
+
+// Maps a gRPC status to the absl::Status with the same code and message.
+absl::Status FromGrpcStatus(const grpc::Status& status);
+
+}  // namespace fewshot::client
+
+#endif  // FEWSHOT_CLIENT_FEWSHOT_CLIENT_H_

@@ -1,0 +1,226 @@
+// Reading and writing model bundles: bundle.json with nlohmann::json and
+// encoder.pt with LibTorch's serializer.
+#include "core/bundle/model_bundle.h"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "core/util/status_macros.h"
+#include "core/util/torch_errors.h"
+
+namespace fewshot::core {
+namespace {
+
+using Json = nlohmann::json;
+
+Json AccuracyToJson(const AccuracyRecord& record) {
+  return Json{{"method", record.method},     {"split", record.split},
+              {"ways", record.ways},         {"shots", record.shots},
+              {"queries", record.queries},   {"episodes", record.episodes},
+              {"accuracy", record.accuracy}, {"ci95", record.ci95}};
+}
+
+AccuracyRecord AccuracyFromJson(const Json& json) {
+  AccuracyRecord record;
+  record.method = json.at("method").get<std::string>();
+  record.split = json.at("split").get<std::string>();
+  record.ways = json.at("ways").get<int>();
+  record.shots = json.at("shots").get<int>();
+  record.queries = json.value("queries", 0);
+  record.episodes = json.at("episodes").get<int>();
+  record.accuracy = json.at("accuracy").get<double>();
+  record.ci95 = json.at("ci95").get<double>();
+  return record;
+}
+
+Json MetadataToJson(const BundleMetadata& metadata) {
+  Json accuracy = Json::array();
+  for (const AccuracyRecord& record : metadata.accuracy) {
+    accuracy.push_back(AccuracyToJson(record));
+  }
+  const Preprocessing& input = metadata.preprocessing;
+  return Json{
+      {"format_version", metadata.format_version},
+      {"name", metadata.name},
+      {"version", metadata.version},
+      {"input",
+       {{"channels", input.channels},
+        {"height", input.height},
+        {"width", input.width},
+        {"invert", input.invert},
+        {"mean", input.mean},
+        {"stddev", input.stddev}}},
+      {"encoder",
+       {{"architecture", "conv4"},
+        {"in_channels", metadata.encoder.in_channels},
+        {"hidden_channels", metadata.encoder.hidden_channels},
+        {"blocks", metadata.encoder.blocks},
+        {"embedding_size", metadata.embedding_size}}},
+      {"methods", metadata.methods},
+      {"training",
+       {{"split", metadata.training_split},
+        {"command", metadata.training_command},
+        {"episodes", metadata.training_episodes},
+        {"seconds", metadata.training_seconds}}},
+      {"accuracy", accuracy}};
+}
+
+BundleMetadata MetadataFromJson(const Json& json) {
+  BundleMetadata metadata;
+  metadata.format_version = json.at("format_version").get<int>();
+  metadata.name = json.at("name").get<std::string>();
+  metadata.version = json.at("version").get<std::string>();
+  const Json& input = json.at("input");
+  metadata.preprocessing.channels = input.at("channels").get<int>();
+  metadata.preprocessing.height = input.at("height").get<int>();
+  metadata.preprocessing.width = input.at("width").get<int>();
+  metadata.preprocessing.invert = input.at("invert").get<bool>();
+  metadata.preprocessing.mean = input.at("mean").get<float>();
+  metadata.preprocessing.stddev = input.at("stddev").get<float>();
+  const Json& encoder = json.at("encoder");
+  metadata.encoder.in_channels = encoder.at("in_channels").get<int>();
+  metadata.encoder.hidden_channels = encoder.at("hidden_channels").get<int>();
+  metadata.encoder.blocks = encoder.at("blocks").get<int>();
+  metadata.embedding_size = encoder.at("embedding_size").get<int64_t>();
+  metadata.methods = json.at("methods").get<std::vector<std::string>>();
+  const Json& training = json.at("training");
+  metadata.training_split = training.at("split").get<std::string>();
+  metadata.training_command = training.at("command").get<std::string>();
+  metadata.training_episodes = training.at("episodes").get<int64_t>();
+  metadata.training_seconds = training.at("seconds").get<double>();
+  for (const Json& record : json.at("accuracy")) {
+    metadata.accuracy.push_back(AccuracyFromJson(record));
+  }
+  return metadata;
+}
+
+// Shape of every parameter and buffer, by name.
+std::map<std::string, std::vector<int64_t>> TensorShapes(
+    const torch::nn::Module& module) {
+  std::map<std::string, std::vector<int64_t>> shapes;
+  for (const auto& item : module.named_parameters()) {
+    shapes[item.key()] = item.value().sizes().vec();
+  }
+  for (const auto& item : module.named_buffers()) {
+    shapes[item.key()] = item.value().sizes().vec();
+  }
+  return shapes;
+}
+
+std::string JoinPath(const std::string& dir, const char* file) {
+  return (std::filesystem::path(dir) / file).string();
+}
+
+}  // namespace
+
+absl::StatusOr<BundleMetadata> ReadBundleMetadata(const std::string& dir) {
+  const std::string path = JoinPath(dir, kBundleMetadataFile);
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(absl::StrCat(
+        "no model bundle metadata at ", path,
+        "; pass the folder that holds bundle.json and encoder.pt"));
+  }
+
+  BundleMetadata metadata;
+  try {
+    metadata = MetadataFromJson(Json::parse(in));
+  } catch (const Json::exception& e) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " is malformed: ", e.what()));
+  }
+
+  if (metadata.format_version != kBundleFormatVersion) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, " has format_version ", metadata.format_version,
+        "; this build reads version ", kBundleFormatVersion));
+  }
+  FEWSHOT_RETURN_IF_ERROR(ValidatePreprocessing(metadata.preprocessing));
+  if (metadata.preprocessing.channels != metadata.encoder.in_channels) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": input channels ", metadata.preprocessing.channels,
+        " differ from encoder in_channels ", metadata.encoder.in_channels));
+  }
+  return metadata;
+}
+
+absl::Status WriteBundleMetadata(const BundleMetadata& metadata,
+                                 const std::string& dir) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  const std::string path = JoinPath(dir, kBundleMetadataFile);
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << MetadataToJson(metadata).dump(2) << "\n";
+    if (!out) {
+      return absl::PermissionDeniedError(
+          absl::StrCat("cannot write ", temporary));
+    }
+  }
+  std::filesystem::rename(temporary, path, error);
+  if (error) {
+    return absl::DataLossError(
+        absl::StrCat("cannot replace ", path, ": ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ModelBundle> LoadModelBundle(const std::string& dir) {
+  ModelBundle bundle;
+  FEWSHOT_ASSIGN_OR_RETURN(bundle.metadata, ReadBundleMetadata(dir));
+
+  const std::string weights = JoinPath(dir, kBundleWeightsFile);
+  if (!std::filesystem::exists(weights)) {
+    return absl::NotFoundError(absl::StrCat("no encoder weights at ", weights));
+  }
+  // torch::load replaces each tensor whole, shape included, so compare the
+  // loaded shapes with those the metadata's architecture expects.
+  bundle.encoder = Conv4(bundle.metadata.encoder);
+  const std::map<std::string, std::vector<int64_t>> expected_shapes =
+      TensorShapes(*bundle.encoder);
+  FEWSHOT_RETURN_IF_ERROR(CallTorch("loading " + weights, [&] {
+                            torch::load(bundle.encoder, weights);
+                            return 0;
+                          }).status());
+  if (TensorShapes(*bundle.encoder) != expected_shapes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        weights, " does not match the encoder described in ",
+        kBundleMetadataFile, " (different tensor names or shapes)"));
+  }
+
+  const int64_t embedding_size = bundle.encoder->EmbeddingSize(
+      bundle.metadata.preprocessing.height,
+      bundle.metadata.preprocessing.width);
+  if (embedding_size != bundle.metadata.embedding_size) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        dir, ": metadata says embedding_size ",
+        bundle.metadata.embedding_size, " but the encoder gives ",
+        embedding_size));
+  }
+  bundle.encoder->eval();
+  return bundle;
+}
+
+absl::Status SaveModelBundle(const ModelBundle& bundle,
+                             const std::string& dir) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (error) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create ", dir, ": ", error.message()));
+  }
+  const std::string weights = JoinPath(dir, kBundleWeightsFile);
+  FEWSHOT_RETURN_IF_ERROR(CallTorch("saving " + weights, [&] {
+                            torch::save(bundle.encoder, weights);
+                            return 0;
+                          }).status());
+  return WriteBundleMetadata(bundle.metadata, dir);
+}
+
+}  // namespace fewshot::core

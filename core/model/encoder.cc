@@ -1,0 +1,40 @@
+// Inference-only, thread-safe embedding.
+#include "core/model/encoder.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/util/torch_errors.h"
+
+namespace fewshot::core {
+
+Encoder::Encoder(Conv4 network, Preprocessing preprocessing)
+    : network_(std::move(network)),
+      preprocessing_(preprocessing),
+      embedding_size_(network_->EmbeddingSize(preprocessing.height,
+                                              preprocessing.width)) {
+  network_->eval();
+}
+
+absl::StatusOr<torch::Tensor> Encoder::Embed(
+    const torch::Tensor& batch) const {
+  const std::vector<int64_t> expected = {preprocessing_.channels,
+                                         preprocessing_.height,
+                                         preprocessing_.width};
+  if (!batch.defined() || batch.dim() != 4 || batch.size(0) < 1 ||
+      batch.sizes().slice(1).vec() != expected ||
+      batch.scalar_type() != torch::kFloat32) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "encoder input must be float32 [n>=1, ", absl::StrJoin(expected, ", "),
+        "]; got ",
+        batch.defined() ? absl::StrJoin(batch.sizes().vec(), ", ")
+                        : std::string("undefined")));
+  }
+  return CallTorch("encoder forward", [&] {
+    torch::NoGradGuard no_grad;
+    // forward() is not const in LibTorch, but in eval mode under no-grad
+    // it only reads the weights.
+    return network_.ptr()->forward(batch.contiguous());
+  });
+}
+
+}  // namespace fewshot::core

@@ -1,0 +1,74 @@
+// Episodic meta-training of the Conv-4 encoder with the Prototypical
+// Networks loss, with step-decayed Adam, periodic checkpoints and exact
+// resume (episode i always draws the same episode).
+#ifndef FEWSHOT_CORE_TRAIN_META_TRAINER_H_
+#define FEWSHOT_CORE_TRAIN_META_TRAINER_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "core/data/episodic_sampler.h"
+#include "core/data/image_dataset.h"
+#include "core/model/conv4.h"
+
+namespace fewshot::core {
+
+struct MetaTrainerOptions {
+  EpisodeShape shape{.ways = 60, .shots = 5, .queries = 5};
+  int64_t episodes = 2000;
+  double learning_rate = 1e-3;
+  // The learning rate is multiplied by lr_decay every lr_step episodes.
+  int64_t lr_step = 2000;
+  double lr_decay = 0.5;
+  uint64_t seed = 1;
+  bool rotations = true;
+  // Checkpoint folder and period; empty folder disables checkpoints.
+  std::string checkpoint_dir;
+  int64_t checkpoint_every = 500;
+  // Continue from the checkpoint in checkpoint_dir, if there is one.
+  bool resume = false;
+  Conv4Options encoder;
+  Preprocessing preprocessing;
+};
+
+// What the trainer reports after every episode.
+struct TrainingProgress {
+  int64_t episode = 0;  // Episodes done so far (1-based).
+  int64_t total_episodes = 0;
+  double loss = 0.0;  // This episode's loss.
+  double running_loss = 0.0;
+  double running_accuracy = 0.0;  // Exponential moving average.
+  double learning_rate = 0.0;
+  double episodes_per_second = 0.0;
+  double elapsed_seconds = 0.0;
+};
+
+struct TrainingResult {
+  Conv4 encoder{nullptr};
+  int64_t episodes = 0;
+  double seconds = 0.0;  // Including time before a resume.
+  double final_running_accuracy = 0.0;
+};
+
+class MetaTrainer {
+ public:
+  // REQUIRES: `train_set` outlives the trainer.
+  MetaTrainer(const ImageDataset* train_set, MetaTrainerOptions options);
+
+  // Trains to options.episodes, calling `progress` (may be empty) after
+  // every episode. Returns INVALID_ARGUMENT for an impossible episode
+  // shape and INTERNAL when the loss stops being finite.
+  absl::StatusOr<TrainingResult> Run(
+      const std::function<void(const TrainingProgress&)>& progress = {});
+
+ private:
+  const ImageDataset* train_set_;
+  MetaTrainerOptions options_;
+};
+
+}  // namespace fewshot::core
+
+#endif  // FEWSHOT_CORE_TRAIN_META_TRAINER_H_

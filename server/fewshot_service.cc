@@ -1,0 +1,310 @@
+// Implements the fewshot.v1.FewShot handlers and the model work they queue.
+#include "server/fewshot_service.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "core/adapt/class_prediction.h"
+#include "core/adapt/method_registry.h"
+#include "core/util/logging.h"
+#include "core/util/status_macros.h"
+#include "core/util/torch_errors.h"
+#include "server/call_runner.h"
+#include "server/grpc_status.h"
+#include "server/proto_conversion.h"
+
+namespace fewshot::server {
+namespace {
+
+// Has `method` build into `state` the classes `labels` from support
+// `embeddings` [n, D]. Runs on a worker.
+absl::Status BuildState(const core::AdaptationMethod& method,
+                        const std::string& model_version,
+                        torch::Tensor embeddings, IndexedLabels labels,
+                        core::AdaptationState* state) {
+  state->method = method.name();
+  state->model_version = model_version;
+  state->labels = std::move(labels.labels);
+  state->support_embeddings = std::move(embeddings);
+  state->support_labels = std::move(labels.class_indices);
+  return method.Build(state);
+}
+
+// Scores query `embeddings` [q, D] against `state` into `predictions`.
+absl::Status ScoreQueries(const core::AdaptationMethod& method,
+                          const core::AdaptationState& state,
+                          const torch::Tensor& embeddings,
+                          std::vector<core::ClassPrediction>* predictions) {
+  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor scores,
+                           method.Score(state, embeddings));
+  FEWSHOT_ASSIGN_OR_RETURN(*predictions, core::CallTorch("predicting", [&] {
+    return core::ToClassPredictions(scores);
+  }));
+  return absl::OkStatus();
+}
+
+// The methods this build knows that `bundle_methods` lists, default first.
+std::vector<std::string> ServableMethodNames(
+    const std::vector<std::string>& bundle_methods) {
+  std::vector<std::string> names;
+  for (const std::string& known : core::KnownMethodNames()) {
+    if (std::find(bundle_methods.begin(), bundle_methods.end(), known) !=
+        bundle_methods.end()) {
+      names.push_back(known);
+    }
+  }
+  return names;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FewShotService>> FewShotService::Create(
+    core::ModelBundle bundle, const RequestLimits& limits,
+    AdaptationStore* store, ThreadPool* pool, ServerMetrics* metrics) {
+  // Pick the methods to offer.
+  std::vector<std::string> method_names =
+      ServableMethodNames(bundle.metadata.methods);
+  if (method_names.empty()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("model bundle methods are [",
+                     absl::StrJoin(bundle.metadata.methods, ", "),
+                     "]; expected at least one of [",
+                     absl::StrJoin(core::KnownMethodNames(), ", "), "]"));
+  }
+  MethodMap methods;
+  for (const std::string& name : method_names) {
+    FEWSHOT_ASSIGN_OR_RETURN(methods[name], core::CreateMethod(name));
+  }
+
+  // Wrap the network for inference.
+  auto encoder = std::make_unique<core::Encoder>(std::move(bundle.encoder),
+                                                 bundle.metadata.preprocessing);
+  return std::unique_ptr<FewShotService>(new FewShotService(
+      std::move(bundle.metadata), std::move(encoder), std::move(methods),
+      std::move(method_names), limits, store, pool, metrics));
+}
+
+FewShotService::FewShotService(core::BundleMetadata metadata,
+                               std::unique_ptr<core::Encoder> encoder,
+                               MethodMap methods,
+                               std::vector<std::string> method_names,
+                               const RequestLimits& limits,
+                               AdaptationStore* store, ThreadPool* pool,
+                               ServerMetrics* metrics)
+    : metadata_(std::move(metadata)),
+      encoder_(std::move(encoder)),
+      methods_(std::move(methods)),
+      default_method_(method_names.front()),
+      validator_(limits, metadata_.preprocessing, method_names),
+      image_limits_(ToImageLimits(limits)),
+      model_info_(ToModelInfo(metadata_, method_names, limits)),
+      store_(store),
+      pool_(pool),
+      metrics_(metrics) {}
+
+grpc::Status FewShotService::GetModelInfo(
+    grpc::ServerContext* context, const v1::GetModelInfoRequest* request,
+    v1::GetModelInfoResponse* response) {
+  const absl::Time start = absl::Now();
+  *response = model_info_;
+  return Finish(Rpc::kGetModelInfo, start, absl::OkStatus());
+}
+
+grpc::Status FewShotService::Adapt(grpc::ServerContext* context,
+                                   const v1::AdaptRequest* request,
+                                   v1::AdaptResponse* response) {
+  const absl::Time start = absl::Now();
+  return Finish(Rpc::kAdapt, start, DoAdapt(*context, *request, response));
+}
+
+grpc::Status FewShotService::Predict(grpc::ServerContext* context,
+                                     const v1::PredictRequest* request,
+                                     v1::PredictResponse* response) {
+  const absl::Time start = absl::Now();
+  return Finish(Rpc::kPredict, start, DoPredict(*context, *request, response));
+}
+
+grpc::Status FewShotService::Classify(grpc::ServerContext* context,
+                                      const v1::ClassifyRequest* request,
+                                      v1::ClassifyResponse* response) {
+  const absl::Time start = absl::Now();
+  return Finish(Rpc::kClassify, start,
+                DoClassify(*context, *request, response));
+}
+
+grpc::Status FewShotService::DeleteAdaptation(
+    grpc::ServerContext* context, const v1::DeleteAdaptationRequest* request,
+    v1::DeleteAdaptationResponse* response) {
+  const absl::Time start = absl::Now();
+  return Finish(Rpc::kDeleteAdaptation, start, DoDeleteAdaptation(*request));
+}
+
+absl::Status FewShotService::DoAdapt(const grpc::ServerContext& context,
+                                     const v1::AdaptRequest& request,
+                                     v1::AdaptResponse* response) {
+  // Validate.
+  FEWSHOT_RETURN_IF_ERROR(validator_.ValidateAdapt(request));
+  const core::AdaptationMethod& method = MethodNamed(request.method());
+
+  // Decode and preprocess on this thread.
+  FEWSHOT_ASSIGN_OR_RETURN(
+      torch::Tensor inputs,
+      SupportToInputs(request.support(), metadata_.preprocessing,
+                      image_limits_));
+  IndexedLabels labels = IndexSupportLabels(request.support());
+
+  // Embed and build the state on a worker.
+  auto state = std::make_shared<core::AdaptationState>();
+  FEWSHOT_RETURN_IF_ERROR(RunForCall(
+      context, *pool_,
+      [this, &method, inputs = std::move(inputs), labels = std::move(labels),
+       state]() mutable {
+        FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor embeddings,
+                                 encoder_->Embed(inputs));
+        return BuildState(method, metadata_.version, std::move(embeddings),
+                          std::move(labels), state.get());
+      }));
+
+  // Keep it; no model runs under the store's lock.
+  FEWSHOT_ASSIGN_OR_RETURN(std::string id, store_->Put(state));
+  metrics_->RecordAdaptationCreated();
+  metrics_->SetCachedAdaptations(store_->size());
+
+  // Reply.
+  response->set_adaptation_id(id);
+  for (v1::ClassSummary& summary : ToClassSummaries(*state)) {
+    *response->add_classes() = std::move(summary);
+  }
+  response->set_method(method.name());
+  response->set_model_version(metadata_.version);
+  return absl::OkStatus();
+}
+
+absl::Status FewShotService::DoPredict(const grpc::ServerContext& context,
+                                       const v1::PredictRequest& request,
+                                       v1::PredictResponse* response) {
+  // Validate, and find the adaptation.
+  FEWSHOT_RETURN_IF_ERROR(validator_.ValidatePredict(request));
+  FEWSHOT_ASSIGN_OR_RETURN(std::shared_ptr<const core::AdaptationState> state,
+                           store_->Get(request.adaptation_id()));
+  if (state->model_version != metadata_.version) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "adaptation_id \"", request.adaptation_id(),
+        "\" was built with model version ", state->model_version,
+        "; the server runs ", metadata_.version, ", so adapt again"));
+  }
+  auto method = methods_.find(state->method);
+  if (method == methods_.end()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "adaptation_id \"", request.adaptation_id(), "\" uses method ",
+        state->method, ", which this server does not offer"));
+  }
+
+  // Decode and preprocess on this thread.
+  FEWSHOT_ASSIGN_OR_RETURN(
+      torch::Tensor inputs,
+      QueriesToInputs(request.queries(), metadata_.preprocessing,
+                      image_limits_));
+
+  // Embed and score on a worker.
+  auto predictions = std::make_shared<std::vector<core::ClassPrediction>>();
+  const core::AdaptationMethod& scorer = *method->second;
+  FEWSHOT_RETURN_IF_ERROR(RunForCall(
+      context, *pool_,
+      [this, &scorer, state, inputs = std::move(inputs), predictions] {
+        FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor embeddings,
+                                 encoder_->Embed(inputs));
+        return ScoreQueries(scorer, *state, embeddings, predictions.get());
+      }));
+
+  // Reply.
+  for (const core::ClassPrediction& prediction : *predictions) {
+    *response->add_predictions() = ToProtoPrediction(prediction, state->labels);
+  }
+  response->set_model_version(metadata_.version);
+  metrics_->RecordQueriesPredicted(response->predictions_size());
+  return absl::OkStatus();
+}
+
+absl::Status FewShotService::DoClassify(const grpc::ServerContext& context,
+                                        const v1::ClassifyRequest& request,
+                                        v1::ClassifyResponse* response) {
+  // Validate.
+  FEWSHOT_RETURN_IF_ERROR(validator_.ValidateClassify(request));
+  const core::AdaptationMethod& method = MethodNamed(request.method());
+
+  // Decode and preprocess on this thread.
+  FEWSHOT_ASSIGN_OR_RETURN(
+      torch::Tensor support,
+      SupportToInputs(request.support(), metadata_.preprocessing,
+                      image_limits_));
+  FEWSHOT_ASSIGN_OR_RETURN(
+      torch::Tensor queries,
+      QueriesToInputs(request.queries(), metadata_.preprocessing,
+                      image_limits_));
+  IndexedLabels labels = IndexSupportLabels(request.support());
+
+  // One forward pass over support and queries, then build and score, on a
+  // worker. Nothing is kept.
+  auto state = std::make_shared<core::AdaptationState>();
+  auto predictions = std::make_shared<std::vector<core::ClassPrediction>>();
+  FEWSHOT_RETURN_IF_ERROR(RunForCall(
+      context, *pool_,
+      [this, &method, support = std::move(support),
+       queries = std::move(queries), labels = std::move(labels), state,
+       predictions]() mutable -> absl::Status {
+        const int64_t support_count = support.size(0);
+        FEWSHOT_ASSIGN_OR_RETURN(
+            torch::Tensor batch, core::CallTorch("batching", [&] {
+              return torch::cat({support, queries}, /*dim=*/0);
+            }));
+        FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor embeddings,
+                                 encoder_->Embed(batch));
+        FEWSHOT_RETURN_IF_ERROR(BuildState(
+            method, metadata_.version,
+            embeddings.slice(/*dim=*/0, /*start=*/0, /*end=*/support_count),
+            std::move(labels), state.get()));
+        return ScoreQueries(
+            method, *state,
+            embeddings.slice(/*dim=*/0, /*start=*/support_count),
+            predictions.get());
+      }));
+
+  // Reply.
+  for (const core::ClassPrediction& prediction : *predictions) {
+    *response->add_predictions() = ToProtoPrediction(prediction, state->labels);
+  }
+  for (v1::ClassSummary& summary : ToClassSummaries(*state)) {
+    *response->add_classes() = std::move(summary);
+  }
+  response->set_method(method.name());
+  response->set_model_version(metadata_.version);
+  metrics_->RecordQueriesPredicted(response->predictions_size());
+  return absl::OkStatus();
+}
+
+absl::Status FewShotService::DoDeleteAdaptation(
+    const v1::DeleteAdaptationRequest& request) {
+  FEWSHOT_RETURN_IF_ERROR(validator_.ValidateDeleteAdaptation(request));
+  FEWSHOT_RETURN_IF_ERROR(store_->Delete(request.adaptation_id()));
+  metrics_->SetCachedAdaptations(store_->size());
+  return absl::OkStatus();
+}
+
+const core::AdaptationMethod& FewShotService::MethodNamed(
+    const std::string& name) const {
+  return *methods_.at(name.empty() ? default_method_ : name);
+}
+
+grpc::Status FewShotService::Finish(Rpc rpc, absl::Time start,
+                                    const absl::Status& status) {
+  metrics_->RecordRequest(rpc, status.code(), absl::Now() - start);
+  if (status.code() == absl::StatusCode::kInternal) {
+    FEWSHOT_LOG(ERROR) << RpcName(rpc) << " failed: " << status;
+  }
+  return ToGrpcStatus(status);
+}
+
+}  // namespace fewshot::server

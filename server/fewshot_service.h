@@ -1,0 +1,116 @@
+// The fewshot.v1.FewShot gRPC service. Handlers are thin: validate the
+// request, convert it to tensors on the calling thread, run the forward
+// pass and the method's work on the worker pool, and reply. Every call's
+// latency and status code are recorded in the metrics.
+//
+// Example:
+//   absl::StatusOr<std::unique_ptr<FewShotService>> service =
+//       FewShotService::Create(std::move(bundle), limits, &store, &pool,
+//                              &metrics);
+//   builder.RegisterService(service->get());
+#ifndef FEWSHOT_SERVER_FEWSHOT_SERVICE_H_
+#define FEWSHOT_SERVER_FEWSHOT_SERVICE_H_
+
+#include <grpcpp/server_context.h>
+#include <grpcpp/support/status.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/adapt/adaptation_method.h"
+#include "core/bundle/model_bundle.h"
+#include "core/data/image_decoder.h"
+#include "core/model/encoder.h"
+#include "fewshot/v1/fewshot_service.grpc.pb.h"
+#include "server/adaptation_store.h"
+#include "server/metrics.h"
+#include "server/request_limits.h"
+#include "server/request_validation.h"
+#include "server/thread_pool.h"
+
+namespace fewshot::server {
+
+// Thread-safe: gRPC calls the handlers from many threads.
+//
+// NOTE: work queued on the pool refers to the service, so the pool must be
+// shut down (which drains it) before the service is destroyed.
+class FewShotService final : public v1::FewShot::Service {
+ public:
+  // Takes the model from `bundle` and offers the methods this build knows
+  // that the bundle lists. `store`, `pool` and `metrics` are borrowed and
+  // must outlive the service. Returns FAILED_PRECONDITION when the bundle
+  // lists no method this build knows.
+  static absl::StatusOr<std::unique_ptr<FewShotService>> Create(
+      core::ModelBundle bundle, const RequestLimits& limits,
+      AdaptationStore* store, ThreadPool* pool, ServerMetrics* metrics);
+
+  FewShotService(const FewShotService&) = delete;
+  FewShotService& operator=(const FewShotService&) = delete;
+
+  // \see fewshot/v1/fewshot_service.proto.
+  grpc::Status GetModelInfo(grpc::ServerContext* context,
+                            const v1::GetModelInfoRequest* request,
+                            v1::GetModelInfoResponse* response) override;
+  grpc::Status Adapt(grpc::ServerContext* context,
+                     const v1::AdaptRequest* request,
+                     v1::AdaptResponse* response) override;
+  grpc::Status Predict(grpc::ServerContext* context,
+                       const v1::PredictRequest* request,
+                       v1::PredictResponse* response) override;
+  grpc::Status Classify(grpc::ServerContext* context,
+                        const v1::ClassifyRequest* request,
+                        v1::ClassifyResponse* response) override;
+  grpc::Status DeleteAdaptation(
+      grpc::ServerContext* context, const v1::DeleteAdaptationRequest* request,
+      v1::DeleteAdaptationResponse* response) override;
+
+ private:
+  using MethodMap =
+      absl::flat_hash_map<std::string, std::unique_ptr<core::AdaptationMethod>>;
+
+  FewShotService(core::BundleMetadata metadata,
+                 std::unique_ptr<core::Encoder> encoder, MethodMap methods,
+                 std::vector<std::string> method_names,
+                 const RequestLimits& limits, AdaptationStore* store,
+                 ThreadPool* pool, ServerMetrics* metrics);
+
+  // The handlers' bodies, returning absl::Status.
+  absl::Status DoAdapt(const grpc::ServerContext& context,
+                       const v1::AdaptRequest& request,
+                       v1::AdaptResponse* response);
+  absl::Status DoPredict(const grpc::ServerContext& context,
+                         const v1::PredictRequest& request,
+                         v1::PredictResponse* response);
+  absl::Status DoClassify(const grpc::ServerContext& context,
+                          const v1::ClassifyRequest& request,
+                          v1::ClassifyResponse* response);
+  absl::Status DoDeleteAdaptation(const v1::DeleteAdaptationRequest& request);
+
+  // The method called `name`; empty means the default.
+  // REQUIRES: `name` passed RequestValidator.
+  const core::AdaptationMethod& MethodNamed(const std::string& name) const;
+
+  // Records the call's metrics and converts its status for gRPC.
+  grpc::Status Finish(Rpc rpc, absl::Time start, const absl::Status& status);
+
+  // Constant after construction.
+  const core::BundleMetadata metadata_;
+  const std::unique_ptr<core::Encoder> encoder_;
+  const MethodMap methods_;
+  const std::string default_method_;
+  const RequestValidator validator_;
+  const core::ImageLimits image_limits_;
+  const v1::GetModelInfoResponse model_info_;
+  AdaptationStore* const store_;
+  ThreadPool* const pool_;
+  ServerMetrics* const metrics_;
+};
+
+}  // namespace fewshot::server
+
+#endif  // FEWSHOT_SERVER_FEWSHOT_SERVICE_H_

@@ -1,0 +1,134 @@
+// Registers and updates the metrics declared in metrics.h.
+#include "server/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+#include <utility>
+
+namespace fewshot::server {
+namespace {
+
+// Request latency buckets, in seconds: 0.5 ms to 10 s.
+const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
+  static const auto* const kBuckets =
+      new prometheus::Histogram::BucketBoundaries{
+          0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+          0.1,    0.25,  0.5,    1.0,   2.5,  5.0,   10.0};
+  return *kBuckets;
+}
+
+// Builds a label-less counter family and returns its one counter.
+prometheus::Counter& SingleCounter(prometheus::Registry& registry,
+                                   const std::string& name,
+                                   const std::string& help) {
+  return prometheus::BuildCounter()
+      .Name(name)
+      .Help(help)
+      .Register(registry)
+      .Add({});
+}
+
+// Builds a label-less gauge family and returns its one gauge.
+prometheus::Gauge& SingleGauge(prometheus::Registry& registry,
+                               const std::string& name,
+                               const std::string& help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(registry).Add(
+      {});
+}
+
+}  // namespace
+
+const char* RpcName(Rpc rpc) {
+  switch (rpc) {
+    case Rpc::kGetModelInfo:
+      return "GetModelInfo";
+    case Rpc::kAdapt:
+      return "Adapt";
+    case Rpc::kPredict:
+      return "Predict";
+    case Rpc::kClassify:
+      return "Classify";
+    case Rpc::kDeleteAdaptation:
+      return "DeleteAdaptation";
+  }
+  return "Unknown";
+}
+
+ServerMetrics::ServerMetrics(const std::string& model_name,
+                             const std::string& model_version)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      requests_total_(prometheus::BuildCounter()
+                          .Name("fewshot_requests_total")
+                          .Help("Finished gRPC calls by method and status "
+                                "code.")
+                          .Register(*registry_)),
+      adaptations_created_(
+          SingleCounter(*registry_, "fewshot_adaptations_created_total",
+                        "Adaptations built by Adapt and kept in the store.")),
+      adaptations_evicted_(
+          SingleCounter(*registry_, "fewshot_adaptations_evicted_total",
+                        "Adaptations dropped from the store to make room.")),
+      queries_predicted_(
+          SingleCounter(*registry_, "fewshot_queries_predicted_total",
+                        "Queries classified by Predict and Classify.")),
+      cached_adaptations_(
+          SingleGauge(*registry_, "fewshot_cached_adaptations",
+                      "Adaptations currently kept in the store.")),
+      queue_depth_(SingleGauge(*registry_, "fewshot_queue_depth",
+                               "Requests waiting for a worker thread.")) {
+  // One latency histogram per RPC, created up front so that every series
+  // is present from the first scrape.
+  auto& durations = prometheus::BuildHistogram()
+                        .Name("fewshot_request_duration_seconds")
+                        .Help(
+                            "Time from receiving a gRPC call to its "
+                            "reply, in seconds, by method.")
+                        .Register(*registry_);
+  for (int i = 0; i < kRpcCount; ++i) {
+    request_duration_[i] = &durations.Add(
+        {{"rpc", RpcName(static_cast<Rpc>(i))}}, LatencyBuckets());
+  }
+
+  // The model being served, as labels of a constant 1.
+  prometheus::BuildGauge()
+      .Name("fewshot_model_info")
+      .Help("The loaded model bundle; always 1.")
+      .Register(*registry_)
+      .Add({{"model", model_name}, {"version", model_version}})
+      .Set(1);
+}
+
+void ServerMetrics::RecordRequest(Rpc rpc, absl::StatusCode code,
+                                  absl::Duration latency) {
+  request_duration_[static_cast<int>(rpc)]->Observe(
+      absl::ToDoubleSeconds(latency));
+  requests_total_
+      .Add({{"rpc", RpcName(rpc)}, {"code", absl::StatusCodeToString(code)}})
+      .Increment();
+}
+
+void ServerMetrics::RecordAdaptationCreated() {
+  adaptations_created_.Increment();
+}
+
+void ServerMetrics::RecordAdaptationEvicted() {
+  adaptations_evicted_.Increment();
+}
+
+void ServerMetrics::RecordQueriesPredicted(int64_t count) {
+  queries_predicted_.Increment(static_cast<double>(count));
+}
+
+void ServerMetrics::SetCachedAdaptations(int64_t count) {
+  cached_adaptations_.Set(static_cast<double>(count));
+}
+
+void ServerMetrics::SetQueueDepth(int64_t depth) {
+  queue_depth_.Set(static_cast<double>(depth));
+}
+
+std::string ServerMetrics::Render() const {
+  return prometheus::TextSerializer().Serialize(registry_->Collect());
+}
+
+}  // namespace fewshot::server

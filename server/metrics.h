@@ -1,0 +1,75 @@
+// The server's Prometheus metrics, registered once with help text: request
+// latency and outcome per RPC, adaptation and query counts, the number of
+// kept adaptations, the work queue depth and the loaded model.
+//
+// Example:
+//   ServerMetrics metrics("omniglot-conv4", "1.0.0");
+//   metrics.RecordRequest(Rpc::kAdapt, absl::StatusCode::kOk, elapsed);
+//   std::string page = metrics.Render();
+#ifndef FEWSHOT_SERVER_METRICS_H_
+#define FEWSHOT_SERVER_METRICS_H_
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace fewshot::server {
+
+// The RPCs of fewshot.v1.FewShot, the values of the `rpc` label.
+enum class Rpc {
+  kGetModelInfo,
+  kAdapt,
+  kPredict,
+  kClassify,
+  kDeleteAdaptation,
+};
+inline constexpr int kRpcCount = 5;
+
+// The RPC's method name, e.g. "Adapt".
+const char* RpcName(Rpc rpc);
+
+// Thread-safe: prometheus-cpp metrics are atomic.
+class ServerMetrics {
+ public:
+  ServerMetrics(const std::string& model_name,
+                const std::string& model_version);
+
+  ServerMetrics(const ServerMetrics&) = delete;
+  ServerMetrics& operator=(const ServerMetrics&) = delete;
+
+  // Counts one finished call of `rpc` with its status code and latency.
+  void RecordRequest(Rpc rpc, absl::StatusCode code, absl::Duration latency);
+
+  void RecordAdaptationCreated();
+  void RecordAdaptationEvicted();
+  void RecordQueriesPredicted(int64_t count);
+  void SetCachedAdaptations(int64_t count);
+  void SetQueueDepth(int64_t depth);
+
+  // The metrics in the Prometheus text exposition format.
+  std::string Render() const;
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Counter>& requests_total_;
+  std::array<prometheus::Histogram*, kRpcCount> request_duration_{};
+  prometheus::Counter& adaptations_created_;
+  prometheus::Counter& adaptations_evicted_;
+  prometheus::Counter& queries_predicted_;
+  prometheus::Gauge& cached_adaptations_;
+  prometheus::Gauge& queue_depth_;
+};
+
+}  // namespace fewshot::server
+
+#endif  // FEWSHOT_SERVER_METRICS_H_

@@ -1,0 +1,187 @@
+// Implements the message <-> core conversions declared in
+// proto_conversion.h.
+#include "server/proto_conversion.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <numeric>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "core/util/status_macros.h"
+#include "core/util/torch_errors.h"
+
+namespace fewshot::server {
+namespace {
+
+// Stacks per-example [C, H, W] inputs into one batch.
+absl::StatusOr<torch::Tensor> StackInputs(
+    const std::vector<torch::Tensor>& inputs) {
+  return core::CallTorch("stacking inputs",
+                         [&] { return torch::stack(inputs); });
+}
+
+}  // namespace
+
+absl::StatusOr<torch::Tensor> ExampleToInput(
+    const v1::Example& example, const core::Preprocessing& preprocessing,
+    const core::ImageLimits& image_limits, absl::string_view field) {
+  // A tensor is already model input.
+  if (example.input_case() == v1::Example::kTensor) {
+    const v1::FloatTensor& tensor = example.tensor();
+    const std::vector<int64_t> shape(tensor.shape().begin(),
+                                     tensor.shape().end());
+    return core::CallTorch(absl::StrCat("copying ", field, ".tensor"), [&] {
+      return torch::tensor(torch::ArrayRef<float>(tensor.values().data(),
+                                                  tensor.values_size()),
+                           torch::kFloat)
+          .reshape(shape);
+    });
+  }
+
+  // An image is decoded and preprocessed.
+  absl::StatusOr<core::GrayImage> image =
+      core::DecodeImage(example.image(), image_limits);
+  if (!image.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".image cannot be used: ", image.status().message()));
+  }
+  return core::CallTorch(absl::StrCat("preprocessing ", field, ".image"), [&] {
+    return core::ImageToInput(*image, preprocessing);
+  });
+}
+
+absl::StatusOr<torch::Tensor> SupportToInputs(
+    const google::protobuf::RepeatedPtrField<v1::LabeledExample>& support,
+    const core::Preprocessing& preprocessing,
+    const core::ImageLimits& image_limits) {
+  std::vector<torch::Tensor> inputs;
+  inputs.reserve(support.size());
+  for (int i = 0; i < support.size(); ++i) {
+    FEWSHOT_ASSIGN_OR_RETURN(
+        torch::Tensor input,
+        ExampleToInput(support[i].example(), preprocessing, image_limits,
+                       absl::StrCat("support[", i, "].example")));
+    inputs.push_back(std::move(input));
+  }
+  return StackInputs(inputs);
+}
+
+absl::StatusOr<torch::Tensor> QueriesToInputs(
+    const google::protobuf::RepeatedPtrField<v1::Example>& queries,
+    const core::Preprocessing& preprocessing,
+    const core::ImageLimits& image_limits) {
+  std::vector<torch::Tensor> inputs;
+  inputs.reserve(queries.size());
+  for (int i = 0; i < queries.size(); ++i) {
+    FEWSHOT_ASSIGN_OR_RETURN(
+        torch::Tensor input,
+        ExampleToInput(queries[i], preprocessing, image_limits,
+                       absl::StrCat("queries[", i, "]")));
+    inputs.push_back(std::move(input));
+  }
+  return StackInputs(inputs);
+}
+
+IndexedLabels IndexSupportLabels(
+    const google::protobuf::RepeatedPtrField<v1::LabeledExample>& support) {
+  IndexedLabels indexed;
+  absl::flat_hash_map<std::string, int64_t> index_of;
+  std::vector<int64_t> class_indices;
+  class_indices.reserve(support.size());
+  for (const v1::LabeledExample& labeled : support) {
+    auto [it, inserted] =
+        index_of.emplace(labeled.label(), indexed.labels.size());
+    if (inserted) indexed.labels.push_back(labeled.label());
+    class_indices.push_back(it->second);
+  }
+  indexed.class_indices = torch::tensor(class_indices, torch::kInt64);
+  return indexed;
+}
+
+v1::Prediction ToProtoPrediction(const core::ClassPrediction& prediction,
+                                 const std::vector<std::string>& labels) {
+  // Class indices by descending probability; ties keep class order.
+  std::vector<int> order(prediction.probabilities.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int a, int b) {
+    return prediction.probabilities[a] > prediction.probabilities[b];
+  });
+
+  v1::Prediction proto;
+  proto.set_label(labels[prediction.best_class]);
+  proto.set_confidence(prediction.confidence);
+  for (int index : order) {
+    v1::LabelScore* score = proto.add_scores();
+    score->set_label(labels[index]);
+    score->set_score(prediction.scores[index]);
+    score->set_probability(prediction.probabilities[index]);
+  }
+  return proto;
+}
+
+std::vector<v1::ClassSummary> ToClassSummaries(
+    const core::AdaptationState& state) {
+  const std::vector<int64_t> counts = state.ClassCounts();
+  std::vector<v1::ClassSummary> summaries(state.labels.size());
+  for (size_t i = 0; i < state.labels.size(); ++i) {
+    summaries[i].set_label(state.labels[i]);
+    summaries[i].set_examples(static_cast<int32_t>(counts[i]));
+  }
+  return summaries;
+}
+
+core::ImageLimits ToImageLimits(const RequestLimits& limits) {
+  core::ImageLimits image_limits;
+  image_limits.max_bytes = limits.max_image_bytes;
+  image_limits.max_pixels = limits.max_image_pixels;
+  return image_limits;
+}
+
+v1::GetModelInfoResponse ToModelInfo(const core::BundleMetadata& metadata,
+                                     const std::vector<std::string>& methods,
+                                     const RequestLimits& limits) {
+  v1::GetModelInfoResponse info;
+  info.set_model_name(metadata.name);
+  info.set_model_version(metadata.version);
+  info.set_embedding_size(static_cast<int32_t>(metadata.embedding_size));
+  info.set_training_split(metadata.training_split);
+
+  // How images become model input.
+  const core::Preprocessing& preprocessing = metadata.preprocessing;
+  v1::InputSpec* input = info.mutable_input();
+  input->set_channels(preprocessing.channels);
+  input->set_height(preprocessing.height);
+  input->set_width(preprocessing.width);
+  input->set_invert(preprocessing.invert);
+  input->set_mean(preprocessing.mean);
+  input->set_stddev(preprocessing.stddev);
+
+  // What can be asked for, and how well it does.
+  for (const std::string& method : methods) info.add_methods(method);
+  if (!methods.empty()) info.set_default_method(methods.front());
+  for (const core::AccuracyRecord& record : metadata.accuracy) {
+    v1::MeasuredAccuracy* accuracy = info.add_measured_accuracy();
+    accuracy->set_method(record.method);
+    accuracy->set_split(record.split);
+    accuracy->set_ways(record.ways);
+    accuracy->set_shots(record.shots);
+    accuracy->set_episodes(record.episodes);
+    accuracy->set_accuracy(record.accuracy);
+    accuracy->set_ci95(record.ci95);
+  }
+
+  // What the server accepts.
+  v1::RequestLimits* proto_limits = info.mutable_limits();
+  proto_limits->set_max_support_examples(limits.max_support_examples);
+  proto_limits->set_max_queries(limits.max_queries);
+  proto_limits->set_max_classes(limits.max_classes);
+  proto_limits->set_max_image_bytes(limits.max_image_bytes);
+  proto_limits->set_max_image_pixels(
+      static_cast<int32_t>(limits.max_image_pixels));
+  proto_limits->set_max_label_length(limits.max_label_length);
+  return info;
+}
+
+}  // namespace fewshot::server

@@ -1,0 +1,21 @@
+// The per-request bounds the server enforces before doing any work; they
+// mirror fewshot.v1.RequestLimits, which GetModelInfo reports to clients.
+#ifndef FEWSHOT_SERVER_REQUEST_LIMITS_H_
+#define FEWSHOT_SERVER_REQUEST_LIMITS_H_
+
+#include <cstdint>
+
+namespace fewshot::server {
+
+struct RequestLimits {
+  int max_support_examples = 500;
+  int max_queries = 500;
+  int max_classes = 100;
+  int64_t max_image_bytes = 4 << 20;
+  int64_t max_image_pixels = 4096 * 4096;
+  int max_label_length = 128;
+};
+
+}  // namespace fewshot::server
+
+#endif  // FEWSHOT_SERVER_REQUEST_LIMITS_H_

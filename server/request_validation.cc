@@ -1,0 +1,216 @@
+// Implements the request checks described in request_validation.h.
+#include "server/request_validation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace fewshot::server {
+namespace {
+
+// Formats a shape as "[1,28,28]".
+template <typename Dims>
+std::string ShapeString(const Dims& dims) {
+  return absl::StrCat("[", absl::StrJoin(dims, ","), "]");
+}
+
+// INVALID_ARGUMENT for a repeated field with more than `limit` entries.
+absl::Status CheckAtMost(absl::string_view field, int64_t count,
+                         int64_t limit) {
+  if (count <= limit) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, " has ", count, " entries; at most ", limit, " are allowed"));
+}
+
+}  // namespace
+
+RequestValidator::RequestValidator(RequestLimits limits,
+                                   core::Preprocessing input,
+                                   std::vector<std::string> methods)
+    : limits_(limits), input_(input), methods_(std::move(methods)) {}
+
+absl::Status RequestValidator::ValidateAdapt(
+    const v1::AdaptRequest& request) const {
+  if (absl::Status status = ValidateMethod(request.method()); !status.ok()) {
+    return status;
+  }
+  return ValidateSupport(request.support());
+}
+
+absl::Status RequestValidator::ValidatePredict(
+    const v1::PredictRequest& request) const {
+  if (request.adaptation_id().empty()) {
+    return absl::InvalidArgumentError(
+        "adaptation_id is empty; pass the id returned by Adapt");
+  }
+  return ValidateQueries(request.queries());
+}
+
+absl::Status RequestValidator::ValidateClassify(
+    const v1::ClassifyRequest& request) const {
+  if (absl::Status status = ValidateMethod(request.method()); !status.ok()) {
+    return status;
+  }
+  if (absl::Status status = ValidateSupport(request.support()); !status.ok()) {
+    return status;
+  }
+  return ValidateQueries(request.queries());
+}
+
+absl::Status RequestValidator::ValidateDeleteAdaptation(
+    const v1::DeleteAdaptationRequest& request) const {
+  if (request.adaptation_id().empty()) {
+    return absl::InvalidArgumentError(
+        "adaptation_id is empty; pass the id returned by Adapt");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RequestValidator::ValidateSupport(
+    const google::protobuf::RepeatedPtrField<v1::LabeledExample>& support)
+    const {
+  // Size first, so that a huge request is not walked.
+  if (support.empty()) {
+    return absl::InvalidArgumentError(
+        "support is empty; expected at least one example for each of at "
+        "least 2 classes");
+  }
+  if (absl::Status status =
+          CheckAtMost("support", support.size(), limits_.max_support_examples);
+      !status.ok()) {
+    return status;
+  }
+
+  // Each labelled example.
+  absl::flat_hash_set<absl::string_view> labels;
+  for (int i = 0; i < support.size(); ++i) {
+    const v1::LabeledExample& labeled = support[i];
+    const std::string field = absl::StrCat("support[", i, "]");
+    if (labeled.label().empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".label is empty; expected a class label"));
+    }
+    if (static_cast<int64_t>(labeled.label().size()) >
+        limits_.max_label_length) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".label has ", labeled.label().size(), " bytes; at most ",
+          limits_.max_label_length, " are allowed"));
+    }
+    if (!labeled.has_example()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          field, ".example is missing; expected an image or a tensor"));
+    }
+    if (absl::Status status =
+            ValidateExample(labeled.example(), absl::StrCat(field, ".example"));
+        !status.ok()) {
+      return status;
+    }
+    labels.insert(labeled.label());
+  }
+
+  // The classes they form.
+  if (labels.size() < 2) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("support has ", labels.size(),
+                     " distinct label; expected at least 2 classes"));
+  }
+  if (static_cast<int64_t>(labels.size()) > limits_.max_classes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "support has ", labels.size(), " distinct labels; at most ",
+        limits_.max_classes, " classes are allowed"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RequestValidator::ValidateQueries(
+    const google::protobuf::RepeatedPtrField<v1::Example>& queries) const {
+  if (queries.empty()) {
+    return absl::InvalidArgumentError(
+        "queries is empty; expected at least one example to classify");
+  }
+  if (absl::Status status =
+          CheckAtMost("queries", queries.size(), limits_.max_queries);
+      !status.ok()) {
+    return status;
+  }
+  for (int i = 0; i < queries.size(); ++i) {
+    if (absl::Status status =
+            ValidateExample(queries[i], absl::StrCat("queries[", i, "]"));
+        !status.ok()) {
+      return status;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RequestValidator::ValidateExample(const v1::Example& example,
+                                               absl::string_view field) const {
+  switch (example.input_case()) {
+    case v1::Example::kImage:
+      if (example.image().empty()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(field, ".image is empty; expected PNG bytes"));
+      }
+      if (static_cast<int64_t>(example.image().size()) >
+          limits_.max_image_bytes) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            field, ".image has ", example.image().size(), " bytes; at most ",
+            limits_.max_image_bytes, " are allowed"));
+      }
+      return absl::OkStatus();
+    case v1::Example::kTensor:
+      return ValidateTensor(example.tensor(), absl::StrCat(field, ".tensor"));
+    case v1::Example::INPUT_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, " has neither image nor tensor; expected one of them"));
+}
+
+absl::Status RequestValidator::ValidateTensor(const v1::FloatTensor& tensor,
+                                              absl::string_view field) const {
+  // The shape must be the model input, [C, H, W].
+  const std::vector<int64_t> expected = {input_.channels, input_.height,
+                                         input_.width};
+  if (!std::equal(tensor.shape().begin(), tensor.shape().end(),
+                  expected.begin(), expected.end())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".shape is ", ShapeString(tensor.shape()),
+                     "; expected ", ShapeString(expected)));
+  }
+
+  // The values must fill it.
+  const int64_t expected_values = expected[0] * expected[1] * expected[2];
+  if (tensor.values_size() != expected_values) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".values has ", tensor.values_size(), " values; expected ",
+        expected_values, " for shape ", ShapeString(expected)));
+  }
+
+  // And be finite.
+  for (int i = 0; i < tensor.values_size(); ++i) {
+    if (!std::isfinite(tensor.values(i))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".values[", i, "] is ", tensor.values(i),
+                       "; expected a finite number"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RequestValidator::ValidateMethod(const std::string& method) const {
+  if (method.empty() ||
+      std::find(methods_.begin(), methods_.end(), method) != methods_.end()) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "method is \"", method, "\"; expected one of [",
+      absl::StrJoin(methods_, ", "), "] or empty for the default"));
+}
+
+}  // namespace fewshot::server

@@ -1,0 +1,145 @@
+// Assembles, starts and stops the server described in server.h.
+#include "server/server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/bundle/model_bundle.h"
+#include "core/util/logging.h"
+#include "core/util/status_macros.h"
+
+namespace fewshot::server {
+namespace {
+
+// INVALID_ARGUMENT unless `value` >= `minimum`.
+absl::Status CheckAtLeast(const char* field, int64_t value, int64_t minimum) {
+  if (value >= minimum) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " is ", value, "; expected at least ", minimum));
+}
+
+// Checks the options that have no natural fallback.
+absl::Status ValidateOptions(const ServerOptions& options) {
+  if (options.address.empty()) {
+    return absl::InvalidArgumentError("address is empty; expected host:port");
+  }
+  if (options.model_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "model_dir is empty; expected a model bundle folder");
+  }
+  const RequestLimits& limits = options.limits;
+  FEWSHOT_RETURN_IF_ERROR(
+      CheckAtLeast("max_message_bytes", options.max_message_bytes, 1));
+  FEWSHOT_RETURN_IF_ERROR(CheckAtLeast("workers", options.workers, 1));
+  FEWSHOT_RETURN_IF_ERROR(
+      CheckAtLeast("queue_capacity", options.queue_capacity, 0));
+  FEWSHOT_RETURN_IF_ERROR(
+      CheckAtLeast("max_adaptations", options.max_adaptations, 1));
+  FEWSHOT_RETURN_IF_ERROR(
+      CheckAtLeast("max_support_examples", limits.max_support_examples, 2));
+  FEWSHOT_RETURN_IF_ERROR(CheckAtLeast("max_queries", limits.max_queries, 1));
+  FEWSHOT_RETURN_IF_ERROR(CheckAtLeast("max_classes", limits.max_classes, 2));
+  FEWSHOT_RETURN_IF_ERROR(
+      CheckAtLeast("max_image_bytes", limits.max_image_bytes, 1));
+  FEWSHOT_RETURN_IF_ERROR(
+      CheckAtLeast("max_image_pixels", limits.max_image_pixels, 1));
+  FEWSHOT_RETURN_IF_ERROR(
+      CheckAtLeast("max_label_length", limits.max_label_length, 1));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
+    const ServerOptions& options) {
+  // Check the options and load the model.
+  FEWSHOT_RETURN_IF_ERROR(ValidateOptions(options));
+  FEWSHOT_ASSIGN_OR_RETURN(core::ModelBundle bundle,
+                           core::LoadModelBundle(options.model_dir));
+  std::unique_ptr<Server> server(new Server(options));
+  server->model_name_ = bundle.metadata.name;
+  server->model_version_ = bundle.metadata.version;
+
+  // Build the parts: metrics, store, pool, service.
+  server->metrics_ = std::make_unique<ServerMetrics>(bundle.metadata.name,
+                                                     bundle.metadata.version);
+  ServerMetrics* metrics = server->metrics_.get();
+  server->store_ =
+      std::make_unique<InMemoryAdaptationStore>(InMemoryAdaptationStoreOptions{
+          .capacity = options.max_adaptations,
+          .on_evict = [metrics] { metrics->RecordAdaptationEvicted(); }});
+  FEWSHOT_ASSIGN_OR_RETURN(
+      server->pool_,
+      ThreadPool::Create({.workers = options.workers,
+                          .queue_capacity = options.queue_capacity,
+                          .on_queue_depth = [metrics](int64_t depth) {
+                            metrics->SetQueueDepth(depth);
+                          }}));
+  FEWSHOT_ASSIGN_OR_RETURN(
+      server->service_,
+      FewShotService::Create(std::move(bundle), options.limits,
+                             server->store_.get(), server->pool_.get(),
+                             metrics));
+
+  // Serve /metrics, unless disabled.
+  if (!options.metrics_address.empty()) {
+    FEWSHOT_ASSIGN_OR_RETURN(
+        server->metrics_http_,
+        MetricsHttpServer::Start(options.metrics_address,
+                                 [metrics] { return metrics->Render(); }));
+  }
+
+  // Assemble and start gRPC, with the health service and reflection.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(),
+                           &server->port_);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.RegisterService(server->service_.get());
+  server->grpc_server_ = builder.BuildAndStart();
+  if (server->grpc_server_ == nullptr || server->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen for gRPC on ", options.address,
+                     " (address in use or not local?)"));
+  }
+  return server;
+}
+
+Server::Server(const ServerOptions& options) : options_(options) {}
+
+Server::~Server() {
+  if (grpc_server_ != nullptr) Shutdown();
+}
+
+void Server::Wait() {
+  grpc_server_->Wait();
+  absl::MutexLock lock(&shutdown_mutex_);
+  shutdown_mutex_.Await(absl::Condition(&shut_down_));
+}
+
+void Server::Shutdown() {
+  absl::MutexLock lock(&shutdown_mutex_);
+  if (shut_down_) return;
+
+  // Stop accepting calls; in-flight calls get the grace period, then are
+  // cancelled. Their queued work still runs, since the pool is alive.
+  grpc_server_->Shutdown(
+      absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
+
+  // Run what is left in the queue, then stop the workers.
+  pool_->Shutdown();
+
+  // Metrics last, so that the final counts can still be scraped.
+  if (metrics_http_ != nullptr) metrics_http_->Stop();
+  shut_down_ = true;
+  FEWSHOT_LOG(INFO) << "server stopped";
+}
+
+}  // namespace fewshot::server

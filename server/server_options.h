@@ -1,0 +1,53 @@
+// Everything the server needs to start: addresses, the model folder,
+// scheduling and storage sizes, and the per-request limits.
+#ifndef FEWSHOT_SERVER_SERVER_OPTIONS_H_
+#define FEWSHOT_SERVER_SERVER_OPTIONS_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "server/request_limits.h"
+
+namespace fewshot::server {
+
+struct ServerOptions {
+  // --- Network ---
+
+  // host:port for gRPC; port 0 picks a free port (see Server::port()).
+  std::string address = "127.0.0.1:50051";
+  // host:port for the Prometheus /metrics page; empty disables it, port 0
+  // picks a free port (see Server::metrics_port()).
+  std::string metrics_address = "127.0.0.1:9464";
+  // The largest request message the server accepts.
+  int max_message_bytes = 64 << 20;
+
+  // --- Model ---
+
+  // The model bundle folder (see core/bundle/model_bundle.h).
+  std::string model_dir = "models/omniglot-conv4";
+
+  // --- Scheduling ---
+
+  // Threads running forward passes and method work.
+  int workers = 2;
+  // Requests waiting for a worker; more are rejected at once.
+  int queue_capacity = 64;
+
+  // --- Adaptations ---
+
+  // Adaptations kept in memory; the least recently used is evicted.
+  int max_adaptations = 10000;
+
+  // --- Requests ---
+
+  RequestLimits limits;
+
+  // --- Shutdown ---
+
+  // How long in-flight calls may run after shutdown starts.
+  absl::Duration shutdown_grace = absl::Seconds(10);
+};
+
+}  // namespace fewshot::server
+
+#endif  // FEWSHOT_SERVER_SERVER_OPTIONS_H_

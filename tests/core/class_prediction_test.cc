@@ -1,0 +1,39 @@
+// Tests turning score matrices into predictions.
+#include "core/adapt/class_prediction.h"
+
+#include <gtest/gtest.h>
+
+namespace fewshot::core {
+namespace {
+
+TEST(ClassPredictionTest, PicksTheHighestScorePerRow) {
+  const torch::Tensor scores =
+      torch::tensor({{0.0f, 2.0f, 1.0f}, {5.0f, -1.0f, 0.0f}});
+  const std::vector<ClassPrediction> predictions = ToClassPredictions(scores);
+  ASSERT_EQ(predictions.size(), 2u);
+  EXPECT_EQ(predictions[0].best_class, 1);
+  EXPECT_EQ(predictions[1].best_class, 0);
+  ASSERT_EQ(predictions[0].scores.size(), 3u);
+  EXPECT_FLOAT_EQ(predictions[0].scores[2], 1.0f);
+}
+
+TEST(ClassPredictionTest, ProbabilitiesSumToOne) {
+  const torch::Tensor scores = torch::tensor({{-3.0f, -1.0f, -2.0f, -10.0f}});
+  const std::vector<ClassPrediction> predictions = ToClassPredictions(scores);
+  ASSERT_EQ(predictions.size(), 1u);
+  float sum = 0.0f;
+  for (float p : predictions[0].probabilities) sum += p;
+  EXPECT_NEAR(sum, 1.0f, 1e-6);
+  EXPECT_FLOAT_EQ(predictions[0].confidence,
+                  predictions[0].probabilities[1]);
+}
+
+TEST(ClassPredictionTest, UniformScoresGiveUniformConfidence) {
+  const std::vector<ClassPrediction> predictions =
+      ToClassPredictions(torch::zeros({1, 4}));
+  ASSERT_EQ(predictions.size(), 1u);
+  EXPECT_FLOAT_EQ(predictions[0].confidence, 0.25f);
+}
+
+}  // namespace
+}  // namespace fewshot::core

@@ -1,0 +1,308 @@
+// Starts the whole server in-process on a loopback port with a random
+// model bundle, and exercises every RPC and its error paths over a real
+// gRPC channel.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "core/data/zip_archive.h"
+#include "fewshot/v1/fewshot_service.grpc.pb.h"
+#include "server/server.h"
+#include "tests/server/random_bundle.h"
+#include "tests/test_environment.h"
+
+namespace fewshot::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A [1, 28, 28] tensor example whose pixels all equal `value`, with a
+// marker pixel so that examples differ in more than brightness.
+v1::Example TensorExample(float value, int marker) {
+  v1::Example example;
+  v1::FloatTensor* tensor = example.mutable_tensor();
+  for (int dim : {1, 28, 28}) tensor->add_shape(dim);
+  for (int i = 0; i < 28 * 28; ++i) {
+    tensor->add_values(i == marker ? 1.0f : value);
+  }
+  return example;
+}
+
+// Three classes of two examples each; class c's examples are
+// TensorExample(0.1 * c, ...).
+google::protobuf::RepeatedPtrField<v1::LabeledExample> ThreeClasses() {
+  google::protobuf::RepeatedPtrField<v1::LabeledExample> support;
+  for (int c = 0; c < 3; ++c) {
+    for (int shot = 0; shot < 2; ++shot) {
+      v1::LabeledExample* labeled = support.Add();
+      labeled->set_label(absl::StrCat("class-", c));
+      *labeled->mutable_example() = TensorExample(0.3f * c, 100 + shot);
+    }
+  }
+  return support;
+}
+
+class FewShotServiceTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    bundle_dir_ =
+        new std::string((std::filesystem::temp_directory_path() /
+                         absl::StrCat("fewshot_service_test_", getpid()))
+                            .string());
+    ASSERT_TRUE(testing::SaveRandomBundle(*bundle_dir_).ok());
+
+    ServerOptions options;
+    options.address = "127.0.0.1:0";
+    options.metrics_address = "127.0.0.1:0";
+    options.model_dir = *bundle_dir_;
+    options.max_adaptations = 3;
+    options.limits.max_queries = 10;
+    absl::StatusOr<std::unique_ptr<Server>> server =
+        Server::BuildAndStart(options);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = server->release();
+  }
+
+  static void TearDownTestSuite() {
+    delete server_;
+    server_ = nullptr;
+    std::filesystem::remove_all(*bundle_dir_);
+    delete bundle_dir_;
+  }
+
+  void SetUp() override {
+    ASSERT_NE(server_, nullptr);
+    stub_ = v1::FewShot::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
+                            grpc::InsecureChannelCredentials()));
+  }
+
+  // A client context with a 10 s deadline.
+  static std::unique_ptr<grpc::ClientContext> Context() {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(10));
+    return context;
+  }
+
+  // Adapts to ThreeClasses() and returns the id.
+  std::string AdaptThreeClasses() {
+    v1::AdaptRequest request;
+    *request.mutable_support() = ThreeClasses();
+    v1::AdaptResponse response;
+    const grpc::Status status =
+        stub_->Adapt(Context().get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    return response.adaptation_id();
+  }
+
+  static std::string* bundle_dir_;
+  static Server* server_;
+  std::unique_ptr<v1::FewShot::Stub> stub_;
+};
+
+std::string* FewShotServiceTest::bundle_dir_ = nullptr;
+Server* FewShotServiceTest::server_ = nullptr;
+
+TEST_F(FewShotServiceTest, GetModelInfoDescribesTheBundle) {
+  v1::GetModelInfoResponse info;
+  ASSERT_TRUE(
+      stub_->GetModelInfo(Context().get(), v1::GetModelInfoRequest(), &info)
+          .ok());
+
+  EXPECT_EQ(info.model_name(), "random-conv4");
+  EXPECT_EQ(info.model_version(), testing::kRandomBundleVersion);
+  EXPECT_EQ(info.embedding_size(), 64);
+  EXPECT_EQ(info.input().channels(), 1);
+  EXPECT_EQ(info.input().height(), 28);
+  EXPECT_EQ(info.input().width(), 28);
+  EXPECT_THAT(info.methods(), ::testing::ElementsAre("protonet"));
+  EXPECT_EQ(info.default_method(), "protonet");
+  ASSERT_EQ(info.measured_accuracy_size(), 1);
+  EXPECT_EQ(info.measured_accuracy(0).ways(), 5);
+  EXPECT_EQ(info.limits().max_queries(), 10);
+  EXPECT_EQ(info.training_split(), "none");
+}
+
+TEST_F(FewShotServiceTest, AdaptThenPredictFindsTheRightClasses) {
+  v1::AdaptRequest adapt;
+  *adapt.mutable_support() = ThreeClasses();
+  v1::AdaptResponse adapted;
+  ASSERT_TRUE(stub_->Adapt(Context().get(), adapt, &adapted).ok());
+  EXPECT_THAT(adapted.adaptation_id(), ::testing::MatchesRegex("[0-9a-f]{32}"));
+  EXPECT_EQ(adapted.method(), "protonet");
+  EXPECT_EQ(adapted.model_version(), testing::kRandomBundleVersion);
+  ASSERT_EQ(adapted.classes_size(), 3);
+  EXPECT_EQ(adapted.classes(1).label(), "class-1");
+  EXPECT_EQ(adapted.classes(1).examples(), 2);
+
+  // Each support example's class is the closest prototype for it.
+  v1::PredictRequest predict;
+  predict.set_adaptation_id(adapted.adaptation_id());
+  for (int c = 0; c < 3; ++c) {
+    *predict.add_queries() = adapt.support(2 * c).example();
+  }
+  v1::PredictResponse predicted;
+  ASSERT_TRUE(stub_->Predict(Context().get(), predict, &predicted).ok());
+
+  ASSERT_EQ(predicted.predictions_size(), 3);
+  for (int c = 0; c < 3; ++c) {
+    const v1::Prediction& prediction = predicted.predictions(c);
+    EXPECT_EQ(prediction.label(), absl::StrCat("class-", c));
+    ASSERT_EQ(prediction.scores_size(), 3);
+    EXPECT_EQ(prediction.scores(0).label(), prediction.label());
+    EXPECT_FLOAT_EQ(prediction.scores(0).probability(),
+                    prediction.confidence());
+    float total = 0.0f;
+    for (int i = 0; i < 3; ++i) {
+      total += prediction.scores(i).probability();
+      if (i > 0) {
+        EXPECT_GE(prediction.scores(i - 1).probability(),
+                  prediction.scores(i).probability());
+      }
+    }
+    EXPECT_NEAR(total, 1.0f, 1e-4);
+  }
+}
+
+TEST_F(FewShotServiceTest, ClassifyIsStatelessAndAgreesWithPredict) {
+  v1::ClassifyRequest request;
+  *request.mutable_support() = ThreeClasses();
+  *request.add_queries() = request.support(4).example();
+  v1::ClassifyResponse response;
+  ASSERT_TRUE(stub_->Classify(Context().get(), request, &response).ok());
+
+  ASSERT_EQ(response.predictions_size(), 1);
+  EXPECT_EQ(response.predictions(0).label(), "class-2");
+  EXPECT_EQ(response.classes_size(), 3);
+  EXPECT_EQ(response.method(), "protonet");
+  EXPECT_EQ(response.model_version(), testing::kRandomBundleVersion);
+}
+
+TEST_F(FewShotServiceTest, ClassifiesPngImages) {
+  absl::StatusOr<std::unique_ptr<core::ZipArchive>> zip =
+      core::ZipArchive::Open(testing::OmniglotDir() + "/images_evaluation.zip");
+  ASSERT_TRUE(zip.ok()) << zip.status();
+  const std::vector<std::string> names = (*zip)->FileNames();
+  ASSERT_GE(names.size(), 2u);
+
+  // Two different drawings as two classes; each query is its own drawing.
+  v1::ClassifyRequest request;
+  for (const std::string& name : {names.front(), names.back()}) {
+    absl::StatusOr<std::string> png = (*zip)->Read(name);
+    ASSERT_TRUE(png.ok()) << png.status();
+    v1::LabeledExample* labeled = request.add_support();
+    labeled->set_label(name);
+    labeled->mutable_example()->set_image(*png);
+    request.add_queries()->set_image(*png);
+  }
+  v1::ClassifyResponse response;
+  const grpc::Status status =
+      stub_->Classify(Context().get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  ASSERT_EQ(response.predictions_size(), 2);
+  EXPECT_EQ(response.predictions(0).label(), names.front());
+  EXPECT_EQ(response.predictions(1).label(), names.back());
+}
+
+TEST_F(FewShotServiceTest, PredictWithUnknownIdIsNotFound) {
+  v1::PredictRequest request;
+  request.set_adaptation_id("00000000000000000000000000000000");
+  *request.add_queries() = TensorExample(0.0f, 0);
+  v1::PredictResponse response;
+  const grpc::Status status =
+      stub_->Predict(Context().get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(status.error_message(), HasSubstr("evicted or deleted"));
+}
+
+TEST_F(FewShotServiceTest, DeleteForgetsTheAdaptation) {
+  const std::string id = AdaptThreeClasses();
+  v1::DeleteAdaptationRequest request;
+  request.set_adaptation_id(id);
+  v1::DeleteAdaptationResponse response;
+  ASSERT_TRUE(
+      stub_->DeleteAdaptation(Context().get(), request, &response).ok());
+
+  v1::PredictRequest predict;
+  predict.set_adaptation_id(id);
+  *predict.add_queries() = TensorExample(0.0f, 0);
+  v1::PredictResponse predicted;
+  EXPECT_EQ(stub_->Predict(Context().get(), predict, &predicted).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(
+      stub_->DeleteAdaptation(Context().get(), request, &response).error_code(),
+      grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(FewShotServiceTest, EvictsBeyondCapacity) {
+  // The server keeps 3 adaptations: the first of four is evicted.
+  const std::string first = AdaptThreeClasses();
+  for (int i = 0; i < 3; ++i) AdaptThreeClasses();
+
+  v1::PredictRequest predict;
+  predict.set_adaptation_id(first);
+  *predict.add_queries() = TensorExample(0.0f, 0);
+  v1::PredictResponse predicted;
+  EXPECT_EQ(stub_->Predict(Context().get(), predict, &predicted).error_code(),
+            grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(FewShotServiceTest, BadRequestsAreInvalidArgument) {
+  v1::AdaptResponse adapted;
+
+  v1::AdaptRequest empty;
+  grpc::Status status = stub_->Adapt(Context().get(), empty, &adapted);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("support is empty"));
+
+  v1::AdaptRequest unknown_method;
+  *unknown_method.mutable_support() = ThreeClasses();
+  unknown_method.set_method("maml");
+  status = stub_->Adapt(Context().get(), unknown_method, &adapted);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("method"));
+
+  v1::AdaptRequest wrong_shape;
+  *wrong_shape.mutable_support() = ThreeClasses();
+  wrong_shape.mutable_support(3)
+      ->mutable_example()
+      ->mutable_tensor()
+      ->set_shape(1, 27);
+  status = stub_->Adapt(Context().get(), wrong_shape, &adapted);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("support[3].example.tensor.shape is [1,27,28]"));
+
+  v1::AdaptRequest not_png;
+  *not_png.mutable_support() = ThreeClasses();
+  not_png.mutable_support(2)->mutable_example()->set_image("not a png");
+  status = stub_->Adapt(Context().get(), not_png, &adapted);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("support[2].example.image"));
+
+  v1::ClassifyRequest too_many_queries;
+  *too_many_queries.mutable_support() = ThreeClasses();
+  for (int i = 0; i < 11; ++i) {
+    *too_many_queries.add_queries() = TensorExample(0.0f, i);
+  }
+  v1::ClassifyResponse classified;
+  status = stub_->Classify(Context().get(), too_many_queries, &classified);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(status.error_message(), HasSubstr("queries has 11 entries"));
+
+  v1::DeleteAdaptationResponse deleted;
+  status = stub_->DeleteAdaptation(Context().get(),
+                                   v1::DeleteAdaptationRequest(), &deleted);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace fewshot::server

@@ -1,0 +1,21 @@
+// Writes a small model bundle with random Conv-4 weights, for tests that
+// need a servable model but not a trained one.
+#ifndef FEWSHOT_TESTS_SERVER_RANDOM_BUNDLE_H_
+#define FEWSHOT_TESTS_SERVER_RANDOM_BUNDLE_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+
+namespace fewshot::testing {
+
+// The version recorded in bundles written by SaveRandomBundle.
+inline constexpr char kRandomBundleVersion[] = "random-test-1";
+
+// Saves a bundle with default Conv-4 options and preprocessing (28x28x1,
+// 64-wide embeddings), method "protonet" and weights drawn with `seed`.
+absl::Status SaveRandomBundle(const std::string& dir, int seed = 0);
+
+}  // namespace fewshot::testing
+
+#endif  // FEWSHOT_TESTS_SERVER_RANDOM_BUNDLE_H_

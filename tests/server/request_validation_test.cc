@@ -1,0 +1,239 @@
+// Tests that each kind of bad request is refused with INVALID_ARGUMENT and
+// a message naming the field, before any work is done.
+#include "server/request_validation.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+namespace fewshot::server {
+namespace {
+
+using ::testing::HasSubstr;
+
+// Small limits so that the tests stay small.
+RequestLimits TestLimits() {
+  RequestLimits limits;
+  limits.max_support_examples = 6;
+  limits.max_queries = 3;
+  limits.max_classes = 3;
+  limits.max_image_bytes = 10;
+  limits.max_label_length = 5;
+  return limits;
+}
+
+// A valid [1, 28, 28] tensor example.
+v1::Example TensorExample() {
+  v1::Example example;
+  v1::FloatTensor* tensor = example.mutable_tensor();
+  tensor->add_shape(1);
+  tensor->add_shape(28);
+  tensor->add_shape(28);
+  for (int i = 0; i < 28 * 28; ++i) tensor->add_values(0.5f);
+  return example;
+}
+
+// Adds a labelled tensor example to `support`.
+void AddSupport(google::protobuf::RepeatedPtrField<v1::LabeledExample>* support,
+                const std::string& label) {
+  v1::LabeledExample* labeled = support->Add();
+  labeled->set_label(label);
+  *labeled->mutable_example() = TensorExample();
+}
+
+// A valid two-class, two-example Adapt request.
+v1::AdaptRequest ValidAdapt() {
+  v1::AdaptRequest request;
+  AddSupport(request.mutable_support(), "a");
+  AddSupport(request.mutable_support(), "b");
+  return request;
+}
+
+class RequestValidationTest : public ::testing::Test {
+ protected:
+  RequestValidator validator_{
+      TestLimits(), core::Preprocessing{}, {"protonet"}};
+
+  // Expects INVALID_ARGUMENT with every one of `parts` in the message.
+  static void ExpectInvalid(const absl::Status& status,
+                            std::initializer_list<const char*> parts) {
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+    for (const char* part : parts) {
+      EXPECT_THAT(std::string(status.message()), HasSubstr(part));
+    }
+  }
+};
+
+TEST_F(RequestValidationTest, AcceptsValidRequests) {
+  EXPECT_TRUE(validator_.ValidateAdapt(ValidAdapt()).ok());
+
+  v1::AdaptRequest named = ValidAdapt();
+  named.set_method("protonet");
+  EXPECT_TRUE(validator_.ValidateAdapt(named).ok());
+
+  v1::PredictRequest predict;
+  predict.set_adaptation_id("abc");
+  *predict.add_queries() = TensorExample();
+  EXPECT_TRUE(validator_.ValidatePredict(predict).ok());
+
+  v1::ClassifyRequest classify;
+  *classify.mutable_support() = ValidAdapt().support();
+  *classify.add_queries() = TensorExample();
+  EXPECT_TRUE(validator_.ValidateClassify(classify).ok());
+}
+
+TEST_F(RequestValidationTest, RefusesEmptySupport) {
+  ExpectInvalid(validator_.ValidateAdapt(v1::AdaptRequest()),
+                {"support is empty"});
+}
+
+TEST_F(RequestValidationTest, RefusesASingleClass) {
+  v1::AdaptRequest request;
+  AddSupport(request.mutable_support(), "a");
+  AddSupport(request.mutable_support(), "a");
+  ExpectInvalid(validator_.ValidateAdapt(request),
+                {"support has 1 distinct label", "at least 2"});
+}
+
+TEST_F(RequestValidationTest, RefusesTooManyClasses) {
+  v1::AdaptRequest request;
+  for (const char* label : {"a", "b", "c", "d"}) {
+    AddSupport(request.mutable_support(), label);
+  }
+  ExpectInvalid(validator_.ValidateAdapt(request),
+                {"support has 4 distinct labels", "at most 3"});
+}
+
+TEST_F(RequestValidationTest, RefusesTooManySupportExamples) {
+  v1::AdaptRequest request;
+  for (int i = 0; i < 7; ++i) {
+    AddSupport(request.mutable_support(), i % 2 == 0 ? "a" : "b");
+  }
+  ExpectInvalid(validator_.ValidateAdapt(request),
+                {"support has 7 entries", "at most 6"});
+}
+
+TEST_F(RequestValidationTest, RefusesEmptyLabel) {
+  v1::AdaptRequest request = ValidAdapt();
+  request.mutable_support(1)->set_label("");
+  ExpectInvalid(validator_.ValidateAdapt(request), {"support[1].label"});
+}
+
+TEST_F(RequestValidationTest, RefusesTooLongLabel) {
+  v1::AdaptRequest request = ValidAdapt();
+  request.mutable_support(0)->set_label("abcdef");
+  ExpectInvalid(validator_.ValidateAdapt(request),
+                {"support[0].label has 6 bytes", "at most 5"});
+}
+
+TEST_F(RequestValidationTest, RefusesExampleWithoutInput) {
+  v1::AdaptRequest request = ValidAdapt();
+  request.mutable_support(1)->mutable_example()->Clear();
+  ExpectInvalid(validator_.ValidateAdapt(request),
+                {"support[1].example has neither image nor tensor"});
+
+  request.mutable_support(1)->clear_example();
+  ExpectInvalid(validator_.ValidateAdapt(request),
+                {"support[1].example is missing"});
+}
+
+TEST_F(RequestValidationTest, RefusesWrongTensorShape) {
+  v1::AdaptRequest request = ValidAdapt();
+  v1::FloatTensor* tensor =
+      request.mutable_support(1)->mutable_example()->mutable_tensor();
+  tensor->set_shape(1, 32);
+  tensor->set_shape(2, 32);
+  ExpectInvalid(
+      validator_.ValidateAdapt(request),
+      {"support[1].example.tensor.shape is [1,32,32]; expected [1,28,28]"});
+
+  tensor->mutable_shape()->RemoveLast();
+  ExpectInvalid(validator_.ValidateAdapt(request),
+                {"support[1].example.tensor.shape is [1,32]"});
+}
+
+TEST_F(RequestValidationTest, RefusesValueCountNotMatchingShape) {
+  v1::AdaptRequest request = ValidAdapt();
+  request.mutable_support(0)
+      ->mutable_example()
+      ->mutable_tensor()
+      ->mutable_values()
+      ->RemoveLast();
+  ExpectInvalid(
+      validator_.ValidateAdapt(request),
+      {"support[0].example.tensor.values has 783 values", "expected 784"});
+}
+
+TEST_F(RequestValidationTest, RefusesNonFiniteValues) {
+  v1::AdaptRequest request = ValidAdapt();
+  v1::FloatTensor* tensor =
+      request.mutable_support(0)->mutable_example()->mutable_tensor();
+  tensor->set_values(17, std::numeric_limits<float>::quiet_NaN());
+  ExpectInvalid(validator_.ValidateAdapt(request),
+                {"support[0].example.tensor.values[17]", "finite"});
+
+  tensor->set_values(17, std::numeric_limits<float>::infinity());
+  ExpectInvalid(validator_.ValidateAdapt(request),
+                {"support[0].example.tensor.values[17] is inf"});
+}
+
+TEST_F(RequestValidationTest, RefusesImagesOverTheByteLimit) {
+  v1::AdaptRequest request = ValidAdapt();
+  request.mutable_support(1)->mutable_example()->set_image(
+      std::string(11, 'x'));
+  ExpectInvalid(validator_.ValidateAdapt(request),
+                {"support[1].example.image has 11 bytes", "at most 10"});
+}
+
+TEST_F(RequestValidationTest, RefusesEmptyImage) {
+  v1::AdaptRequest request = ValidAdapt();
+  request.mutable_support(0)->mutable_example()->set_image("");
+  ExpectInvalid(validator_.ValidateAdapt(request),
+                {"support[0].example.image is empty"});
+}
+
+TEST_F(RequestValidationTest, RefusesUnknownMethod) {
+  v1::AdaptRequest request = ValidAdapt();
+  request.set_method("maml");
+  ExpectInvalid(validator_.ValidateAdapt(request),
+                {"method is \"maml\"", "protonet"});
+}
+
+TEST_F(RequestValidationTest, RefusesPredictWithoutIdOrQueries) {
+  v1::PredictRequest request;
+  *request.add_queries() = TensorExample();
+  ExpectInvalid(validator_.ValidatePredict(request), {"adaptation_id"});
+
+  request.set_adaptation_id("abc");
+  request.clear_queries();
+  ExpectInvalid(validator_.ValidatePredict(request), {"queries is empty"});
+}
+
+TEST_F(RequestValidationTest, RefusesTooManyQueries) {
+  v1::PredictRequest request;
+  request.set_adaptation_id("abc");
+  for (int i = 0; i < 4; ++i) *request.add_queries() = TensorExample();
+  ExpectInvalid(validator_.ValidatePredict(request),
+                {"queries has 4 entries", "at most 3"});
+}
+
+TEST_F(RequestValidationTest, NamesTheBadQuery) {
+  v1::ClassifyRequest request;
+  *request.mutable_support() = ValidAdapt().support();
+  *request.add_queries() = TensorExample();
+  request.add_queries();
+  ExpectInvalid(validator_.ValidateClassify(request),
+                {"queries[1] has neither image nor tensor"});
+}
+
+TEST_F(RequestValidationTest, RefusesDeleteWithoutId) {
+  ExpectInvalid(
+      validator_.ValidateDeleteAdaptation(v1::DeleteAdaptationRequest()),
+      {"adaptation_id is empty"});
+}
+
+}  // namespace
+}  // namespace fewshot::server
