@@ -20,16 +20,11 @@
 #include "core/eval/evaluator.h"
 #include "core/model/encoder.h"
 #include "core/util/torch_threads.h"
+#include "tools/omniglot_flags.h"
 #include "tools/progress_bar.h"
 
 ABSL_FLAG(std::string, model_dir, "models/omniglot-conv4",
           "Bundle folder to evaluate");
-ABSL_FLAG(std::string, data_dir, "",
-          "Folder with the Omniglot zips (default $FEWSHOT_OMNIGLOT_DIR, "
-          "else ../shared/data/omniglot)");
-ABSL_FLAG(std::string, cache_dir, "",
-          "Folder for the decoded data cache (default $FEWSHOT_CACHE_DIR, "
-          "else .cache)");
 ABSL_FLAG(std::string, split, "evaluation",
           "Omniglot split to test on: evaluation (unseen alphabets) or "
           "background");
@@ -95,10 +90,8 @@ int Run(int argc, char** argv) {
   if (!method.ok()) return Fail(method.status());
   core::Encoder encoder(bundle->encoder, bundle->metadata.preprocessing);
 
-  core::OmniglotOptions data;
-  data.data_dir = core::ResolveOmniglotDir(absl::GetFlag(FLAGS_data_dir));
-  data.cache_dir = core::ResolveCacheDir(absl::GetFlag(FLAGS_cache_dir));
-  data.preprocessing = bundle->metadata.preprocessing;
+  const core::OmniglotOptions data =
+      OmniglotOptionsFromFlags(bundle->metadata.preprocessing);
   absl::StatusOr<core::ImageDataset> test_set = core::LoadOmniglot(
       split_name == "evaluation" ? core::OmniglotSplit::kEvaluation
                                  : core::OmniglotSplit::kBackground,

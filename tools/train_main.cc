@@ -18,14 +18,9 @@
 #include "core/train/meta_trainer.h"
 #include "core/util/logging.h"
 #include "core/util/torch_threads.h"
+#include "tools/omniglot_flags.h"
 #include "tools/progress_bar.h"
 
-ABSL_FLAG(std::string, data_dir, "",
-          "Folder with the Omniglot zips (default $FEWSHOT_OMNIGLOT_DIR, "
-          "else ../shared/data/omniglot)");
-ABSL_FLAG(std::string, cache_dir, "",
-          "Folder for the decoded data cache (default $FEWSHOT_CACHE_DIR, "
-          "else .cache)");
 ABSL_FLAG(std::string, output, "models/omniglot-conv4",
           "Bundle folder to write");
 ABSL_FLAG(std::string, name, "omniglot-conv4", "Model name in the bundle");
@@ -42,7 +37,7 @@ ABSL_FLAG(uint64_t, seed, 1, "Seed for weights and episodes");
 ABSL_FLAG(bool, rotations, true,
           "Add 90/180/270-degree rotations as extra classes");
 ABSL_FLAG(std::string, checkpoint_dir, "",
-          "Checkpoint folder (default: <output>.checkpoint)");
+          "Checkpoint folder (default: <cache_dir>/checkpoints/<name>)");
 ABSL_FLAG(int64_t, checkpoint_every, 250, "Episodes between checkpoints");
 ABSL_FLAG(bool, resume, false, "Continue from the checkpoint, if any");
 ABSL_FLAG(int, threads, 2, "LibTorch intra-op threads");
@@ -64,9 +59,8 @@ int Run(int argc, char** argv) {
   }
 
   // Load the background alphabets.
-  core::OmniglotOptions data;
-  data.data_dir = core::ResolveOmniglotDir(absl::GetFlag(FLAGS_data_dir));
-  data.cache_dir = core::ResolveCacheDir(absl::GetFlag(FLAGS_cache_dir));
+  const core::OmniglotOptions data =
+      OmniglotOptionsFromFlags(core::Preprocessing{});
   const absl::Time load_start = absl::Now();
   absl::StatusOr<core::ImageDataset> train_set =
       core::LoadOmniglot(core::OmniglotSplit::kBackground, data);
@@ -88,9 +82,10 @@ int Run(int argc, char** argv) {
   options.lr_decay = absl::GetFlag(FLAGS_lr_decay);
   options.seed = absl::GetFlag(FLAGS_seed);
   options.rotations = absl::GetFlag(FLAGS_rotations);
-  options.checkpoint_dir = absl::GetFlag(FLAGS_checkpoint_dir).empty()
-                               ? absl::GetFlag(FLAGS_output) + ".checkpoint"
-                               : absl::GetFlag(FLAGS_checkpoint_dir);
+  options.checkpoint_dir =
+      absl::GetFlag(FLAGS_checkpoint_dir).empty()
+          ? data.cache_dir + "/checkpoints/" + absl::GetFlag(FLAGS_name)
+          : absl::GetFlag(FLAGS_checkpoint_dir);
   options.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
   options.resume = absl::GetFlag(FLAGS_resume);
   options.preprocessing = data.preprocessing;
