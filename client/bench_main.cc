@@ -1,7 +1,7 @@
 // fewshot-bench: measures Adapt, Predict and Classify latency as a client
 // sees it, over real gRPC, one call at a time, and prints percentiles.
 //
-//   fewshot-bench --target=127.0.0.1:50051 --requests=200 \
+//   fewshot-bench --target=127.0.0.1:50051 --requests=200
 //       examples/omniglot/support examples/omniglot/queries
 #include <algorithm>
 #include <iostream>

@@ -30,7 +30,11 @@ ABSL_FLAG(std::string, method, "",
           "Adaptation method for adapt and classify; empty means the "
           "server's default");
 ABSL_FLAG(std::string, adaptation_id, "",
-          "Adaptation to use (predict) or forget (delete)");
+          "Adaptation to use (predict, add, feedback, remove-class, "
+          "remove-examples, get) or forget (delete)");
+ABSL_FLAG(std::string, label, "",
+          "The correct label (feedback) or the class to remove "
+          "(remove-class)");
 ABSL_FLAG(bool, json, false, "Print the response as JSON");
 ABSL_FLAG(int, top_k, 3, "Class scores to print per query in text mode");
 
@@ -45,6 +49,11 @@ constexpr char kUsage[] =
     "  fewshot-client predict --adaptation_id=ID <query files or folders...>\n"
     "  fewshot-client classify <support_dir> <query files or folders...>\n"
     "  fewshot-client delete --adaptation_id=ID\n"
+    "  fewshot-client add --adaptation_id=ID <support_dir>\n"
+    "  fewshot-client feedback --adaptation_id=ID --label=L <query file>\n"
+    "  fewshot-client remove-class --adaptation_id=ID --label=L\n"
+    "  fewshot-client remove-examples --adaptation_id=ID <example ids...>\n"
+    "  fewshot-client get --adaptation_id=ID\n"
     "A support folder holds one sub-folder of .png files per class.";
 
 // Prints `text` in text mode or `response` as JSON with --json.
@@ -147,6 +156,100 @@ absl::Status RunDelete(FewShotClient& client) {
                absl::StrCat("deleted ", adaptation_id, "\n"));
 }
 
+// --adaptation_id, or INVALID_ARGUMENT naming `command`.
+absl::StatusOr<std::string> RequiredAdaptationId(absl::string_view command) {
+  const std::string adaptation_id = absl::GetFlag(FLAGS_adaptation_id);
+  if (adaptation_id.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--adaptation_id: required for ", command));
+  }
+  return adaptation_id;
+}
+
+// --label, or INVALID_ARGUMENT naming `command`.
+absl::StatusOr<std::string> RequiredLabel(absl::string_view command) {
+  const std::string label = absl::GetFlag(FLAGS_label);
+  if (label.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--label: required for ", command));
+  }
+  return label;
+}
+
+absl::Status RunAdd(FewShotClient& client, const std::string& support_dir) {
+  absl::StatusOr<std::string> adaptation_id = RequiredAdaptationId("add");
+  if (!adaptation_id.ok()) return adaptation_id.status();
+  absl::StatusOr<std::vector<v1::LabeledExample>> examples =
+      ReadSupportFolder(support_dir);
+  if (!examples.ok()) return examples.status();
+
+  v1::AddExamplesRequest request;
+  request.set_adaptation_id(*adaptation_id);
+  request.mutable_examples()->Add(examples->begin(), examples->end());
+  absl::StatusOr<v1::AddExamplesResponse> response =
+      client.AddExamples(request);
+  if (!response.ok()) return response.status();
+  return Print(*response, FormatAddedExamples(*response));
+}
+
+absl::Status RunFeedback(FewShotClient& client, const std::string& query_path) {
+  absl::StatusOr<std::string> adaptation_id = RequiredAdaptationId("feedback");
+  if (!adaptation_id.ok()) return adaptation_id.status();
+  absl::StatusOr<std::string> label = RequiredLabel("feedback");
+  if (!label.ok()) return label.status();
+  absl::StatusOr<std::vector<QueryFile>> queries = ReadQueryFiles({query_path});
+  if (!queries.ok()) return queries.status();
+  if (queries->size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "feedback: expected one query file, got ", queries->size()));
+  }
+
+  v1::FeedbackRequest request;
+  request.set_adaptation_id(*adaptation_id);
+  *request.mutable_query() = queries->front().example;
+  request.set_correct_label(*label);
+  absl::StatusOr<v1::FeedbackResponse> response = client.Feedback(request);
+  if (!response.ok()) return response.status();
+  return Print(*response, FormatFeedback(*response));
+}
+
+absl::Status RunRemoveClass(FewShotClient& client) {
+  absl::StatusOr<std::string> adaptation_id =
+      RequiredAdaptationId("remove-class");
+  if (!adaptation_id.ok()) return adaptation_id.status();
+  absl::StatusOr<std::string> label = RequiredLabel("remove-class");
+  if (!label.ok()) return label.status();
+  absl::StatusOr<v1::RemoveClassResponse> response =
+      client.RemoveClass(*adaptation_id, *label);
+  if (!response.ok()) return response.status();
+  return Print(*response, absl::StrCat("removed class ", *label, "\n",
+                                       FormatClasses(response->classes())));
+}
+
+absl::Status RunRemoveExamples(FewShotClient& client,
+                               const std::vector<std::string>& ids) {
+  absl::StatusOr<std::string> adaptation_id =
+      RequiredAdaptationId("remove-examples");
+  if (!adaptation_id.ok()) return adaptation_id.status();
+  v1::RemoveExamplesRequest request;
+  request.set_adaptation_id(*adaptation_id);
+  for (const std::string& id : ids) request.add_example_ids(id);
+  absl::StatusOr<v1::RemoveExamplesResponse> response =
+      client.RemoveExamples(request);
+  if (!response.ok()) return response.status();
+  return Print(*response, absl::StrCat("removed ", ids.size(), " examples\n",
+                                       FormatClasses(response->classes())));
+}
+
+absl::Status RunGet(FewShotClient& client) {
+  absl::StatusOr<std::string> adaptation_id = RequiredAdaptationId("get");
+  if (!adaptation_id.ok()) return adaptation_id.status();
+  absl::StatusOr<v1::GetAdaptationResponse> response =
+      client.GetAdaptation(*adaptation_id);
+  if (!response.ok()) return response.status();
+  return Print(*response, FormatAdaptationInfo(*response));
+}
+
 // Checks that `command` got `min_args` to `max_args` positional arguments.
 absl::Status CheckArgCount(const std::string& command,
                            const std::vector<std::string>& args, int min_args,
@@ -164,11 +267,12 @@ absl::Status Run(const std::string& command,
   // Check the command line before connecting.
   constexpr int kAny = 1 << 30;
   absl::Status usage;
-  if (command == "info" || command == "delete") {
+  if (command == "info" || command == "delete" || command == "get" ||
+      command == "remove-class") {
     usage = CheckArgCount(command, args, 0, 0);
-  } else if (command == "adapt") {
+  } else if (command == "adapt" || command == "add" || command == "feedback") {
     usage = CheckArgCount(command, args, 1, 1);
-  } else if (command == "predict") {
+  } else if (command == "predict" || command == "remove-examples") {
     usage = CheckArgCount(command, args, 1, kAny);
   } else if (command == "classify") {
     usage = CheckArgCount(command, args, 2, kAny);
@@ -194,6 +298,11 @@ absl::Status Run(const std::string& command,
   if (command == "info") return RunInfo(**client);
   if (command == "adapt") return RunAdapt(**client, args[0]);
   if (command == "predict") return RunPredict(**client, args);
+  if (command == "add") return RunAdd(**client, args[0]);
+  if (command == "feedback") return RunFeedback(**client, args[0]);
+  if (command == "remove-class") return RunRemoveClass(**client);
+  if (command == "remove-examples") return RunRemoveExamples(**client, args);
+  if (command == "get") return RunGet(**client);
   if (command == "classify") {
     return RunClassify(**client, args[0],
                        std::vector<std::string>(args.begin() + 1, args.end()));

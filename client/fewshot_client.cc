@@ -129,6 +129,56 @@ absl::Status FewShotClient::DeleteAdaptation(const std::string& adaptation_id) {
       .status();
 }
 
+absl::StatusOr<v1::AddExamplesResponse> FewShotClient::AddExamples(
+    const v1::AddExamplesRequest& request) {
+  return CallWithRetry<v1::AddExamplesResponse>(
+      options_,
+      [&](grpc::ClientContext* context, v1::AddExamplesResponse* response) {
+        return stub_->AddExamples(context, request, response);
+      });
+}
+
+absl::StatusOr<v1::FeedbackResponse> FewShotClient::Feedback(
+    const v1::FeedbackRequest& request) {
+  return CallWithRetry<v1::FeedbackResponse>(
+      options_,
+      [&](grpc::ClientContext* context, v1::FeedbackResponse* response) {
+        return stub_->Feedback(context, request, response);
+      });
+}
+
+absl::StatusOr<v1::RemoveExamplesResponse> FewShotClient::RemoveExamples(
+    const v1::RemoveExamplesRequest& request) {
+  return CallWithRetry<v1::RemoveExamplesResponse>(
+      options_,
+      [&](grpc::ClientContext* context, v1::RemoveExamplesResponse* response) {
+        return stub_->RemoveExamples(context, request, response);
+      });
+}
+
+absl::StatusOr<v1::RemoveClassResponse> FewShotClient::RemoveClass(
+    const std::string& adaptation_id, const std::string& label) {
+  v1::RemoveClassRequest request;
+  request.set_adaptation_id(adaptation_id);
+  request.set_label(label);
+  return CallWithRetry<v1::RemoveClassResponse>(
+      options_,
+      [&](grpc::ClientContext* context, v1::RemoveClassResponse* response) {
+        return stub_->RemoveClass(context, request, response);
+      });
+}
+
+absl::StatusOr<v1::GetAdaptationResponse> FewShotClient::GetAdaptation(
+    const std::string& adaptation_id) {
+  v1::GetAdaptationRequest request;
+  request.set_adaptation_id(adaptation_id);
+  return CallWithRetry<v1::GetAdaptationResponse>(
+      options_,
+      [&](grpc::ClientContext* context, v1::GetAdaptationResponse* response) {
+        return stub_->GetAdaptation(context, request, response);
+      });
+}
+
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()),

@@ -1,6 +1,8 @@
 // A small C++ client library for the fewshot.v1 service, for other C++
 // services to link. It applies a deadline to every call and retries calls
 // that failed with UNAVAILABLE (the server was not reachable) with backoff.
+// NOTE: AddExamples and Feedback are not idempotent; a retry after a
+// connection lost mid-call may add the examples twice.
 //
 // Example:
 //   absl::StatusOr<std::unique_ptr<FewShotClient>> client =
@@ -47,6 +49,16 @@ class FewShotClient {
   absl::StatusOr<v1::ClassifyResponse> Classify(
       const v1::ClassifyRequest& request);
   absl::Status DeleteAdaptation(const std::string& adaptation_id);
+  absl::StatusOr<v1::AddExamplesResponse> AddExamples(
+      const v1::AddExamplesRequest& request);
+  absl::StatusOr<v1::FeedbackResponse> Feedback(
+      const v1::FeedbackRequest& request);
+  absl::StatusOr<v1::RemoveExamplesResponse> RemoveExamples(
+      const v1::RemoveExamplesRequest& request);
+  absl::StatusOr<v1::RemoveClassResponse> RemoveClass(
+      const std::string& adaptation_id, const std::string& label);
+  absl::StatusOr<v1::GetAdaptationResponse> GetAdaptation(
+      const std::string& adaptation_id);
 
  private:
   FewShotClient(ClientOptions options, std::unique_ptr<v1::FewShot::Stub> stub);

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/time.h"
 #include "client/image_files.h"
 #include "fewshot/v1/fewshot_service.pb.h"
 #include "google/protobuf/message.h"
@@ -72,10 +73,56 @@ std::string FormatAdaptation(const v1::AdaptResponse& response) {
   absl::StrAppend(&out, "method:        ", response.method(), " (model ",
                   response.model_version(), ")\n");
   absl::StrAppend(&out, "classes:       ", response.classes_size(), "\n");
-  for (const v1::ClassSummary& summary : response.classes()) {
+  absl::StrAppend(&out, FormatClasses(response.classes()));
+  return out;
+}
+
+std::string FormatClasses(
+    const google::protobuf::RepeatedPtrField<v1::ClassSummary>& classes) {
+  std::string out;
+  for (const v1::ClassSummary& summary : classes) {
     absl::StrAppend(&out, "  ", summary.label(), ": ", summary.examples(),
                     " examples\n");
   }
+  return out;
+}
+
+std::string FormatAddedExamples(const v1::AddExamplesResponse& response) {
+  std::string out;
+  absl::StrAppend(&out, "added example ids: ",
+                  absl::StrJoin(response.example_ids(), " "), "\n");
+  absl::StrAppend(&out, "classes: ", response.classes_size(), "\n");
+  absl::StrAppend(&out, FormatClasses(response.classes()));
+  return out;
+}
+
+std::string FormatFeedback(const v1::FeedbackResponse& response) {
+  std::string out;
+  absl::StrAppend(&out, "before:     ", response.predicted_label_before(),
+                  "\n");
+  absl::StrAppend(&out, "after:      ", response.predicted_label_after(),
+                  response.prediction_changed() ? " (changed)" : " (same)",
+                  "\n");
+  absl::StrAppend(&out, "example_id: ", response.example_id(), "\n");
+  return out;
+}
+
+std::string FormatAdaptationInfo(const v1::GetAdaptationResponse& info) {
+  std::string out;
+  absl::StrAppend(&out, "adaptation_id: ", info.adaptation_id(), "\n");
+  absl::StrAppend(&out, "method:        ", info.method(), " (model ",
+                  info.model_version(), ")\n");
+  absl::StrAppend(&out, "created:       ",
+                  absl::FormatTime(absl::FromUnixMillis(info.created_unix_ms()),
+                                   absl::UTCTimeZone()),
+                  "\n");
+  absl::StrAppend(&out, "updated:       ",
+                  absl::FormatTime(absl::FromUnixMillis(info.updated_unix_ms()),
+                                   absl::UTCTimeZone()),
+                  "\n");
+  absl::StrAppend(&out, "size:          ", info.size_bytes(), " bytes\n");
+  absl::StrAppend(&out, "classes:       ", info.classes_size(), "\n");
+  absl::StrAppend(&out, FormatClasses(info.classes()));
   return out;
 }
 

@@ -24,6 +24,19 @@ std::string FormatModelInfo(const v1::GetModelInfoResponse& info);
 // The adaptation id, then one line per class with its example count.
 std::string FormatAdaptation(const v1::AdaptResponse& response);
 
+// One line per class with its example count, indented by two spaces.
+std::string FormatClasses(
+    const google::protobuf::RepeatedPtrField<v1::ClassSummary>& classes);
+
+// The added example ids, then the classes.
+std::string FormatAddedExamples(const v1::AddExamplesResponse& response);
+
+// The prediction before and after the correction, and the new example id.
+std::string FormatFeedback(const v1::FeedbackResponse& response);
+
+// Everything GetAdaptation says, one fact per line.
+std::string FormatAdaptationInfo(const v1::GetAdaptationResponse& info);
+
 // One block per query: its path, the predicted label and confidence, then up
 // to `top_k` class scores. REQUIRES: one prediction per query, in order.
 std::string FormatPredictions(

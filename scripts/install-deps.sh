@@ -8,7 +8,7 @@ packages=(
   libtorch-dev libopenblas0-openmp
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev prometheus-cpp-dev libcpp-httplib-dev
-  libpng-dev libzip-dev nlohmann-json3-dev
+  libpng-dev libzip-dev nlohmann-json3-dev libhiredis-dev redis-server
   libgtest-dev libgmock-dev libbenchmark-dev
 )
 

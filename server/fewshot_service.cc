@@ -6,8 +6,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "core/adapt/adaptation_edits.h"
 #include "core/adapt/class_prediction.h"
 #include "core/adapt/method_registry.h"
+#include "core/bundle/encoder_fingerprint.h"
 #include "core/util/logging.h"
 #include "core/util/status_macros.h"
 #include "core/util/torch_errors.h"
@@ -17,6 +20,12 @@
 
 namespace fewshot::server {
 namespace {
+
+// Tries of an edit that keeps losing to concurrent edits of the same state.
+constexpr int kMaxEditAttempts = 8;
+
+// The current time in Unix milliseconds.
+int64_t NowUnixMs() { return absl::ToUnixMillis(absl::Now()); }
 
 // Has `method` build into `state` the classes `labels` from support
 // `embeddings` [n, D]. Runs on a worker.
@@ -78,26 +87,28 @@ absl::StatusOr<std::unique_ptr<FewShotService>> FewShotService::Create(
     FEWSHOT_ASSIGN_OR_RETURN(methods[name], core::CreateMethod(name));
   }
 
-  // Wrap the network for inference.
+  // Fingerprint the weights, then wrap the network for inference.
+  std::string fingerprint = core::EncoderFingerprint(*bundle.encoder);
   auto encoder = std::make_unique<core::Encoder>(std::move(bundle.encoder),
                                                  bundle.metadata.preprocessing);
   return std::unique_ptr<FewShotService>(new FewShotService(
-      std::move(bundle.metadata), std::move(encoder), std::move(methods),
-      std::move(method_names), limits, store, pool, metrics));
+      std::move(bundle.metadata), std::move(fingerprint), std::move(encoder),
+      std::move(methods), std::move(method_names), limits, store, pool,
+      metrics));
 }
 
-FewShotService::FewShotService(core::BundleMetadata metadata,
-                               std::unique_ptr<core::Encoder> encoder,
-                               MethodMap methods,
-                               std::vector<std::string> method_names,
-                               const RequestLimits& limits,
-                               AdaptationStore* store, ThreadPool* pool,
-                               ServerMetrics* metrics)
+FewShotService::FewShotService(
+    core::BundleMetadata metadata, std::string encoder_fingerprint,
+    std::unique_ptr<core::Encoder> encoder, MethodMap methods,
+    std::vector<std::string> method_names, const RequestLimits& limits,
+    AdaptationStore* store, ThreadPool* pool, ServerMetrics* metrics)
     : metadata_(std::move(metadata)),
+      encoder_fingerprint_(std::move(encoder_fingerprint)),
       encoder_(std::move(encoder)),
       methods_(std::move(methods)),
       default_method_(method_names.front()),
       validator_(limits, metadata_.preprocessing, method_names),
+      max_classes_(limits.max_classes),
       image_limits_(ToImageLimits(limits)),
       model_info_(ToModelInfo(metadata_, method_names, limits)),
       store_(store),
@@ -141,6 +152,45 @@ grpc::Status FewShotService::DeleteAdaptation(
   return Finish(Rpc::kDeleteAdaptation, start, DoDeleteAdaptation(*request));
 }
 
+grpc::Status FewShotService::AddExamples(grpc::ServerContext* context,
+                                         const v1::AddExamplesRequest* request,
+                                         v1::AddExamplesResponse* response) {
+  const absl::Time start = absl::Now();
+  return Finish(Rpc::kAddExamples, start,
+                DoAddExamples(*context, *request, response));
+}
+
+grpc::Status FewShotService::Feedback(grpc::ServerContext* context,
+                                      const v1::FeedbackRequest* request,
+                                      v1::FeedbackResponse* response) {
+  const absl::Time start = absl::Now();
+  return Finish(Rpc::kFeedback, start,
+                DoFeedback(*context, *request, response));
+}
+
+grpc::Status FewShotService::RemoveExamples(
+    grpc::ServerContext* context, const v1::RemoveExamplesRequest* request,
+    v1::RemoveExamplesResponse* response) {
+  const absl::Time start = absl::Now();
+  return Finish(Rpc::kRemoveExamples, start,
+                DoRemoveExamples(*request, response));
+}
+
+grpc::Status FewShotService::RemoveClass(grpc::ServerContext* context,
+                                         const v1::RemoveClassRequest* request,
+                                         v1::RemoveClassResponse* response) {
+  const absl::Time start = absl::Now();
+  return Finish(Rpc::kRemoveClass, start, DoRemoveClass(*request, response));
+}
+
+grpc::Status FewShotService::GetAdaptation(
+    grpc::ServerContext* context, const v1::GetAdaptationRequest* request,
+    v1::GetAdaptationResponse* response) {
+  const absl::Time start = absl::Now();
+  return Finish(Rpc::kGetAdaptation, start,
+                DoGetAdaptation(*request, response));
+}
+
 absl::Status FewShotService::DoAdapt(const grpc::ServerContext& context,
                                      const v1::AdaptRequest& request,
                                      v1::AdaptResponse* response) {
@@ -166,11 +216,13 @@ absl::Status FewShotService::DoAdapt(const grpc::ServerContext& context,
         return BuildState(method, metadata_.version, std::move(embeddings),
                           std::move(labels), state.get());
       }));
+  state->encoder_fingerprint = encoder_fingerprint_;
+  core::StampNewState(NowUnixMs(), state.get());
 
   // Keep it; no model runs under the store's lock.
   FEWSHOT_ASSIGN_OR_RETURN(std::string id, store_->Put(state));
   metrics_->RecordAdaptationCreated();
-  metrics_->SetCachedAdaptations(store_->size());
+  ReportStoreSize();
 
   // Reply.
   response->set_adaptation_id(id);
@@ -179,6 +231,7 @@ absl::Status FewShotService::DoAdapt(const grpc::ServerContext& context,
   }
   response->set_method(method.name());
   response->set_model_version(metadata_.version);
+  *response->mutable_example_ids() = ToProtoExampleIds(state->example_ids);
   return absl::OkStatus();
 }
 
@@ -188,19 +241,9 @@ absl::Status FewShotService::DoPredict(const grpc::ServerContext& context,
   // Validate, and find the adaptation.
   FEWSHOT_RETURN_IF_ERROR(validator_.ValidatePredict(request));
   FEWSHOT_ASSIGN_OR_RETURN(std::shared_ptr<const core::AdaptationState> state,
-                           store_->Get(request.adaptation_id()));
-  if (state->model_version != metadata_.version) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "adaptation_id \"", request.adaptation_id(),
-        "\" was built with model version ", state->model_version,
-        "; the server runs ", metadata_.version, ", so adapt again"));
-  }
-  auto method = methods_.find(state->method);
-  if (method == methods_.end()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "adaptation_id \"", request.adaptation_id(), "\" uses method ",
-        state->method, ", which this server does not offer"));
-  }
+                           LoadState(request.adaptation_id()));
+  FEWSHOT_ASSIGN_OR_RETURN(const core::AdaptationMethod* method,
+                           MethodOf(request.adaptation_id(), *state));
 
   // Decode and preprocess on this thread.
   FEWSHOT_ASSIGN_OR_RETURN(
@@ -210,7 +253,7 @@ absl::Status FewShotService::DoPredict(const grpc::ServerContext& context,
 
   // Embed and score on a worker.
   auto predictions = std::make_shared<std::vector<core::ClassPrediction>>();
-  const core::AdaptationMethod& scorer = *method->second;
+  const core::AdaptationMethod& scorer = *method;
   FEWSHOT_RETURN_IF_ERROR(RunForCall(
       context, *pool_,
       [this, &scorer, state, inputs = std::move(inputs), predictions] {
@@ -289,8 +332,230 @@ absl::Status FewShotService::DoDeleteAdaptation(
     const v1::DeleteAdaptationRequest& request) {
   FEWSHOT_RETURN_IF_ERROR(validator_.ValidateDeleteAdaptation(request));
   FEWSHOT_RETURN_IF_ERROR(store_->Delete(request.adaptation_id()));
-  metrics_->SetCachedAdaptations(store_->size());
+  ReportStoreSize();
   return absl::OkStatus();
+}
+
+absl::Status FewShotService::DoAddExamples(
+    const grpc::ServerContext& context, const v1::AddExamplesRequest& request,
+    v1::AddExamplesResponse* response) {
+  // Validate, and check the adaptation exists before any model work.
+  FEWSHOT_RETURN_IF_ERROR(validator_.ValidateAddExamples(request));
+  FEWSHOT_RETURN_IF_ERROR(LoadState(request.adaptation_id()).status());
+
+  // Decode on this thread, embed on a worker.
+  FEWSHOT_ASSIGN_OR_RETURN(
+      torch::Tensor inputs,
+      SupportToInputs(request.examples(), metadata_.preprocessing,
+                      image_limits_));
+  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor embeddings,
+                           EmbedForCall(context, std::move(inputs)));
+
+  // Add them to the kept state, incrementally.
+  const std::vector<std::string> labels = ExampleLabels(request.examples());
+  std::vector<int64_t> ids;
+  FEWSHOT_ASSIGN_OR_RETURN(
+      std::shared_ptr<const core::AdaptationState> state,
+      EditState(request.adaptation_id(),
+                [&](const core::AdaptationMethod& method,
+                    core::AdaptationState* edited) -> absl::Status {
+                  FEWSHOT_ASSIGN_OR_RETURN(
+                      ids,
+                      core::AddExamples(method, embeddings, labels,
+                                        max_classes_, NowUnixMs(), edited));
+                  return absl::OkStatus();
+                }));
+  metrics_->RecordExamplesAdded(static_cast<int64_t>(ids.size()));
+
+  // Reply.
+  for (v1::ClassSummary& summary : ToClassSummaries(*state)) {
+    *response->add_classes() = std::move(summary);
+  }
+  *response->mutable_example_ids() = ToProtoExampleIds(ids);
+  response->set_model_version(metadata_.version);
+  return absl::OkStatus();
+}
+
+absl::Status FewShotService::DoFeedback(const grpc::ServerContext& context,
+                                        const v1::FeedbackRequest& request,
+                                        v1::FeedbackResponse* response) {
+  // Validate, and check the adaptation exists before any model work.
+  FEWSHOT_RETURN_IF_ERROR(validator_.ValidateFeedback(request));
+  FEWSHOT_RETURN_IF_ERROR(LoadState(request.adaptation_id()).status());
+
+  // Decode on this thread, embed on a worker.
+  FEWSHOT_ASSIGN_OR_RETURN(
+      torch::Tensor input,
+      ExampleToInput(request.query(), metadata_.preprocessing, image_limits_,
+                     "query"));
+  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor embedding,
+                           EmbedForCall(context, input.unsqueeze(0)));
+
+  // Predict against the state the edit starts from, add the correction,
+  // and predict again against the result.
+  std::string before;
+  std::vector<int64_t> ids;
+  FEWSHOT_ASSIGN_OR_RETURN(
+      std::shared_ptr<const core::AdaptationState> state,
+      EditState(request.adaptation_id(),
+                [&](const core::AdaptationMethod& method,
+                    core::AdaptationState* edited) -> absl::Status {
+                  std::vector<core::ClassPrediction> predictions;
+                  FEWSHOT_RETURN_IF_ERROR(
+                      ScoreQueries(method, *edited, embedding, &predictions));
+                  before = edited->labels[predictions[0].best_class];
+                  FEWSHOT_ASSIGN_OR_RETURN(
+                      ids, core::AddExamples(
+                               method, embedding, {request.correct_label()},
+                               max_classes_, NowUnixMs(), edited));
+                  return absl::OkStatus();
+                }));
+  FEWSHOT_ASSIGN_OR_RETURN(const core::AdaptationMethod* method,
+                           MethodOf(request.adaptation_id(), *state));
+  std::vector<core::ClassPrediction> after;
+  FEWSHOT_RETURN_IF_ERROR(ScoreQueries(*method, *state, embedding, &after));
+  metrics_->RecordExamplesAdded(1);
+
+  // Reply.
+  response->set_predicted_label_before(before);
+  response->set_predicted_label_after(state->labels[after[0].best_class]);
+  response->set_prediction_changed(response->predicted_label_before() !=
+                                   response->predicted_label_after());
+  response->set_example_id(absl::StrCat(ids.front()));
+  for (v1::ClassSummary& summary : ToClassSummaries(*state)) {
+    *response->add_classes() = std::move(summary);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FewShotService::DoRemoveExamples(
+    const v1::RemoveExamplesRequest& request,
+    v1::RemoveExamplesResponse* response) {
+  FEWSHOT_RETURN_IF_ERROR(validator_.ValidateRemoveExamples(request));
+  const std::vector<int64_t> ids = ParseExampleIds(request.example_ids());
+  FEWSHOT_ASSIGN_OR_RETURN(std::shared_ptr<const core::AdaptationState> state,
+                           EditState(request.adaptation_id(),
+                                     [&](const core::AdaptationMethod& method,
+                                         core::AdaptationState* edited) {
+                                       return core::RemoveExamples(
+                                           method, ids, NowUnixMs(), edited);
+                                     }));
+  for (v1::ClassSummary& summary : ToClassSummaries(*state)) {
+    *response->add_classes() = std::move(summary);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FewShotService::DoRemoveClass(
+    const v1::RemoveClassRequest& request, v1::RemoveClassResponse* response) {
+  FEWSHOT_RETURN_IF_ERROR(validator_.ValidateRemoveClass(request));
+  FEWSHOT_ASSIGN_OR_RETURN(std::shared_ptr<const core::AdaptationState> state,
+                           EditState(request.adaptation_id(),
+                                     [&](const core::AdaptationMethod& method,
+                                         core::AdaptationState* edited) {
+                                       return core::RemoveClass(
+                                           method, request.label(), NowUnixMs(),
+                                           edited);
+                                     }));
+  for (v1::ClassSummary& summary : ToClassSummaries(*state)) {
+    *response->add_classes() = std::move(summary);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FewShotService::DoGetAdaptation(
+    const v1::GetAdaptationRequest& request,
+    v1::GetAdaptationResponse* response) {
+  FEWSHOT_RETURN_IF_ERROR(validator_.ValidateGetAdaptation(request));
+  FEWSHOT_ASSIGN_OR_RETURN(std::shared_ptr<const core::AdaptationState> state,
+                           LoadState(request.adaptation_id()));
+  *response = ToAdaptationInfo(request.adaptation_id(), *state);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const core::AdaptationState>>
+FewShotService::LoadState(const std::string& id) {
+  FEWSHOT_ASSIGN_OR_RETURN(std::shared_ptr<const core::AdaptationState> state,
+                           store_->Get(id));
+  if (state->model_version == metadata_.version) return state;
+
+  // Another model version: carry it over only if the encoder is the same.
+  if (state->encoder_fingerprint.empty() ||
+      state->encoder_fingerprint != encoder_fingerprint_) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "adaptation_id \"", id, "\" was built with model version ",
+        state->model_version, "; the server runs ", metadata_.version,
+        " with a different encoder, so adapt again"));
+  }
+  FEWSHOT_ASSIGN_OR_RETURN(const core::AdaptationMethod* method,
+                           MethodOf(id, *state));
+  auto rebuilt = std::make_shared<core::AdaptationState>(*state);
+  rebuilt->model_version = metadata_.version;
+  FEWSHOT_RETURN_IF_ERROR(method->Build(rebuilt.get()));
+  ++rebuilt->revision;
+  const absl::Status stored = store_->Update(id, rebuilt, state->revision);
+  if (stored.ok()) {
+    metrics_->RecordAdaptationRebuilt();
+    FEWSHOT_LOG(INFO) << "rebuilt adaptation " << id << " from model version "
+                      << state->model_version << " for " << metadata_.version;
+    return rebuilt;
+  }
+  // Someone else changed it first; their result is as good.
+  if (stored.code() == absl::StatusCode::kAborted) return store_->Get(id);
+  return stored;
+}
+
+absl::StatusOr<const core::AdaptationMethod*> FewShotService::MethodOf(
+    const std::string& id, const core::AdaptationState& state) const {
+  auto method = methods_.find(state.method);
+  if (method == methods_.end()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("adaptation_id \"", id, "\" uses method ", state.method,
+                     ", which this server does not offer"));
+  }
+  return method->second.get();
+}
+
+absl::StatusOr<std::shared_ptr<const core::AdaptationState>>
+FewShotService::EditState(
+    const std::string& id,
+    const std::function<absl::Status(const core::AdaptationMethod&,
+                                     core::AdaptationState*)>& edit) {
+  for (int attempt = 0; attempt < kMaxEditAttempts; ++attempt) {
+    FEWSHOT_ASSIGN_OR_RETURN(std::shared_ptr<const core::AdaptationState> kept,
+                             LoadState(id));
+    FEWSHOT_ASSIGN_OR_RETURN(const core::AdaptationMethod* method,
+                             MethodOf(id, *kept));
+    auto edited = std::make_shared<core::AdaptationState>(*kept);
+    FEWSHOT_RETURN_IF_ERROR(edit(*method, edited.get()));
+    const absl::Status stored = store_->Update(id, edited, kept->revision);
+    if (stored.ok()) {
+      ReportStoreSize();
+      return edited;
+    }
+    if (stored.code() != absl::StatusCode::kAborted) return stored;
+  }
+  return absl::AbortedError(
+      absl::StrCat("adaptation_id \"", id,
+                   "\" is being changed by too many calls at "
+                   "once; try again"));
+}
+
+absl::StatusOr<torch::Tensor> FewShotService::EmbedForCall(
+    const grpc::ServerContext& context, torch::Tensor inputs) {
+  auto embeddings = std::make_shared<torch::Tensor>();
+  FEWSHOT_RETURN_IF_ERROR(RunForCall(
+      context, *pool_,
+      [this, inputs = std::move(inputs), embeddings]() -> absl::Status {
+        FEWSHOT_ASSIGN_OR_RETURN(*embeddings, encoder_->Embed(inputs));
+        return absl::OkStatus();
+      }));
+  return *embeddings;
+}
+
+void FewShotService::ReportStoreSize() {
+  metrics_->SetCachedAdaptations(store_->size());
+  metrics_->SetStoreBytes(store_->bytes());
 }
 
 const core::AdaptationMethod& FewShotService::MethodNamed(

@@ -1,6 +1,8 @@
 // The fewshot.v1.FewShot gRPC service. Handlers are thin: validate the
 // request, convert it to tensors on the calling thread, run the forward
-// pass and the method's work on the worker pool, and reply. Every call's
+// pass and the method's work on the worker pool, and reply. Edits of kept
+// adaptations (AddExamples, Feedback, Remove*) copy the state, change the
+// copy incrementally and store it with a revision check. Every call's
 // latency and status code are recorded in the metrics.
 //
 // Example:
@@ -14,6 +16,7 @@
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -68,12 +71,27 @@ class FewShotService final : public v1::FewShot::Service {
   grpc::Status DeleteAdaptation(
       grpc::ServerContext* context, const v1::DeleteAdaptationRequest* request,
       v1::DeleteAdaptationResponse* response) override;
+  grpc::Status AddExamples(grpc::ServerContext* context,
+                           const v1::AddExamplesRequest* request,
+                           v1::AddExamplesResponse* response) override;
+  grpc::Status Feedback(grpc::ServerContext* context,
+                        const v1::FeedbackRequest* request,
+                        v1::FeedbackResponse* response) override;
+  grpc::Status RemoveExamples(grpc::ServerContext* context,
+                              const v1::RemoveExamplesRequest* request,
+                              v1::RemoveExamplesResponse* response) override;
+  grpc::Status RemoveClass(grpc::ServerContext* context,
+                           const v1::RemoveClassRequest* request,
+                           v1::RemoveClassResponse* response) override;
+  grpc::Status GetAdaptation(grpc::ServerContext* context,
+                             const v1::GetAdaptationRequest* request,
+                             v1::GetAdaptationResponse* response) override;
 
  private:
   using MethodMap =
       absl::flat_hash_map<std::string, std::unique_ptr<core::AdaptationMethod>>;
 
-  FewShotService(core::BundleMetadata metadata,
+  FewShotService(core::BundleMetadata metadata, std::string encoder_fingerprint,
                  std::unique_ptr<core::Encoder> encoder, MethodMap methods,
                  std::vector<std::string> method_names,
                  const RequestLimits& limits, AdaptationStore* store,
@@ -90,6 +108,44 @@ class FewShotService final : public v1::FewShot::Service {
                           const v1::ClassifyRequest& request,
                           v1::ClassifyResponse* response);
   absl::Status DoDeleteAdaptation(const v1::DeleteAdaptationRequest& request);
+  absl::Status DoAddExamples(const grpc::ServerContext& context,
+                             const v1::AddExamplesRequest& request,
+                             v1::AddExamplesResponse* response);
+  absl::Status DoFeedback(const grpc::ServerContext& context,
+                          const v1::FeedbackRequest& request,
+                          v1::FeedbackResponse* response);
+  absl::Status DoRemoveExamples(const v1::RemoveExamplesRequest& request,
+                                v1::RemoveExamplesResponse* response);
+  absl::Status DoRemoveClass(const v1::RemoveClassRequest& request,
+                             v1::RemoveClassResponse* response);
+  absl::Status DoGetAdaptation(const v1::GetAdaptationRequest& request,
+                               v1::GetAdaptationResponse* response);
+
+  // The state kept under `id`, usable with this server's model: a state
+  // of another model version with the same encoder weights is rebuilt
+  // from its embeddings and stored again; one of another encoder is
+  // FAILED_PRECONDITION (its embeddings must never be mixed with ours).
+  absl::StatusOr<std::shared_ptr<const core::AdaptationState>> LoadState(
+      const std::string& id);
+
+  // The method that built `state`, or FAILED_PRECONDITION.
+  absl::StatusOr<const core::AdaptationMethod*> MethodOf(
+      const std::string& id, const core::AdaptationState& state) const;
+
+  // Applies `edit` to a copy of the state kept under `id` and stores it,
+  // retrying when another call changed the state meanwhile. Returns the
+  // stored result. No store lock is held while `edit` runs.
+  absl::StatusOr<std::shared_ptr<const core::AdaptationState>> EditState(
+      const std::string& id,
+      const std::function<absl::Status(const core::AdaptationMethod&,
+                                       core::AdaptationState*)>& edit);
+
+  // Embeds a batch of model inputs [n, C, H, W] on the worker pool.
+  absl::StatusOr<torch::Tensor> EmbedForCall(const grpc::ServerContext& context,
+                                             torch::Tensor inputs);
+
+  // Sets the store's size gauges.
+  void ReportStoreSize();
 
   // The method called `name`; empty means the default.
   // REQUIRES: `name` passed RequestValidator.
@@ -100,10 +156,12 @@ class FewShotService final : public v1::FewShot::Service {
 
   // Constant after construction.
   const core::BundleMetadata metadata_;
+  const std::string encoder_fingerprint_;
   const std::unique_ptr<core::Encoder> encoder_;
   const MethodMap methods_;
   const std::string default_method_;
   const RequestValidator validator_;
+  const int max_classes_;
   const core::ImageLimits image_limits_;
   const v1::GetModelInfoResponse model_info_;
   AdaptationStore* const store_;

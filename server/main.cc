@@ -40,6 +40,22 @@ ABSL_FLAG(int, queue_capacity, 64,
           "requests that may wait for a worker; more are rejected at once");
 ABSL_FLAG(int, max_adaptations, 10000,
           "adaptations kept in memory; the least recently used is evicted");
+ABSL_FLAG(std::string, store, "memory",
+          "where adaptations are kept: memory (lost on exit), disk (an "
+          "append-only log in --store_dir, synced before each write is "
+          "acknowledged) or redis (shared by replicas, at --redis_address)");
+ABSL_FLAG(std::string, redis_address, "127.0.0.1:6379",
+          "host:port of Redis for --store=redis");
+ABSL_FLAG(std::string, redis_key_prefix,
+          "fewshot:", "prefix of every Redis key of --store=redis");
+ABSL_FLAG(std::string, store_dir, "",
+          "folder of the disk store's log; required with --store=disk");
+ABSL_FLAG(int64_t, store_max_bytes, 0,
+          "bytes of adaptations kept in memory (0: no byte budget); with "
+          "--store=disk, evicted ones stay on disk");
+ABSL_FLAG(int64_t, store_ttl_seconds, 0,
+          "an adaptation unused this long leaves memory (0: never); with "
+          "--store=disk it stays on disk");
 ABSL_FLAG(int, max_support_examples, 500, "support examples per request");
 ABSL_FLAG(int, max_queries, 500, "queries per request");
 ABSL_FLAG(int, max_classes, 100, "classes per support set");
@@ -59,7 +75,13 @@ fewshot::server::ServerOptions OptionsFromFlags() {
   options.model_dir = absl::GetFlag(FLAGS_model_dir);
   options.workers = absl::GetFlag(FLAGS_workers);
   options.queue_capacity = absl::GetFlag(FLAGS_queue_capacity);
+  options.store = absl::GetFlag(FLAGS_store);
+  options.store_dir = absl::GetFlag(FLAGS_store_dir);
+  options.redis_address = absl::GetFlag(FLAGS_redis_address);
+  options.redis_key_prefix = absl::GetFlag(FLAGS_redis_key_prefix);
   options.max_adaptations = absl::GetFlag(FLAGS_max_adaptations);
+  options.store_max_bytes = absl::GetFlag(FLAGS_store_max_bytes);
+  options.store_ttl = absl::Seconds(absl::GetFlag(FLAGS_store_ttl_seconds));
   options.limits.max_support_examples =
       absl::GetFlag(FLAGS_max_support_examples);
   options.limits.max_queries = absl::GetFlag(FLAGS_max_queries);
@@ -109,8 +131,8 @@ int main(int argc, char** argv) {
                     << (options.metrics_address.empty()
                             ? std::string("(disabled)")
                             : options.metrics_address)
-                    << "; " << options.workers << " workers; " << torch_threads
-                    << " torch threads";
+                    << "; store " << options.store << "; " << options.workers
+                    << " workers; " << torch_threads << " torch threads";
 
   // Shut down on the first SIGINT or SIGTERM.
   std::thread signal_waiter([&shutdown_signals, &server] {

@@ -50,6 +50,16 @@ const char* RpcName(Rpc rpc) {
       return "Classify";
     case Rpc::kDeleteAdaptation:
       return "DeleteAdaptation";
+    case Rpc::kAddExamples:
+      return "AddExamples";
+    case Rpc::kFeedback:
+      return "Feedback";
+    case Rpc::kRemoveExamples:
+      return "RemoveExamples";
+    case Rpc::kRemoveClass:
+      return "RemoveClass";
+    case Rpc::kGetAdaptation:
+      return "GetAdaptation";
   }
   return "Unknown";
 }
@@ -67,13 +77,29 @@ ServerMetrics::ServerMetrics(const std::string& model_name,
                         "Adaptations built by Adapt and kept in the store.")),
       adaptations_evicted_(
           SingleCounter(*registry_, "fewshot_adaptations_evicted_total",
-                        "Adaptations dropped from the store to make room.")),
+                        "Adaptations dropped from the store's memory to "
+                        "stay within its entry or byte budget.")),
+      adaptations_expired_(
+          SingleCounter(*registry_, "fewshot_adaptations_expired_total",
+                        "Adaptations dropped from the store because their "
+                        "time to live passed.")),
+      adaptations_rebuilt_(SingleCounter(
+          *registry_, "fewshot_adaptations_rebuilt_total",
+          "Stored adaptations rebuilt for this server's model version from "
+          "their embeddings (same encoder weights).")),
+      examples_added_(
+          SingleCounter(*registry_, "fewshot_examples_added_total",
+                        "Labelled examples added by AddExamples and "
+                        "Feedback.")),
       queries_predicted_(
           SingleCounter(*registry_, "fewshot_queries_predicted_total",
                         "Queries classified by Predict and Classify.")),
       cached_adaptations_(
           SingleGauge(*registry_, "fewshot_cached_adaptations",
                       "Adaptations currently kept in the store.")),
+      store_bytes_(SingleGauge(*registry_, "fewshot_store_bytes",
+                               "Approximate bytes of adaptations the store "
+                               "holds in memory.")),
       queue_depth_(SingleGauge(*registry_, "fewshot_queue_depth",
                                "Requests waiting for a worker thread.")) {
   // One latency histogram per RPC, created up front so that every series
@@ -115,12 +141,28 @@ void ServerMetrics::RecordAdaptationEvicted() {
   adaptations_evicted_.Increment();
 }
 
+void ServerMetrics::RecordAdaptationExpired() {
+  adaptations_expired_.Increment();
+}
+
+void ServerMetrics::RecordAdaptationRebuilt() {
+  adaptations_rebuilt_.Increment();
+}
+
+void ServerMetrics::RecordExamplesAdded(int64_t count) {
+  examples_added_.Increment(static_cast<double>(count));
+}
+
 void ServerMetrics::RecordQueriesPredicted(int64_t count) {
   queries_predicted_.Increment(static_cast<double>(count));
 }
 
 void ServerMetrics::SetCachedAdaptations(int64_t count) {
   cached_adaptations_.Set(static_cast<double>(count));
+}
+
+void ServerMetrics::SetStoreBytes(int64_t bytes) {
+  store_bytes_.Set(static_cast<double>(bytes));
 }
 
 void ServerMetrics::SetQueueDepth(int64_t depth) {

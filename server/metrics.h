@@ -1,6 +1,7 @@
 // The server's Prometheus metrics, registered once with help text: request
-// latency and outcome per RPC, adaptation and query counts, the number of
-// kept adaptations, the work queue depth and the loaded model.
+// latency and outcome per RPC, adaptation, example and query counts, the
+// number and bytes of kept adaptations with evictions, expiries and
+// rebuilds, the work queue depth and the loaded model.
 //
 // Example:
 //   ServerMetrics metrics("omniglot-conv4", "1.0.0");
@@ -32,8 +33,13 @@ enum class Rpc {
   kPredict,
   kClassify,
   kDeleteAdaptation,
+  kAddExamples,
+  kFeedback,
+  kRemoveExamples,
+  kRemoveClass,
+  kGetAdaptation,
 };
-inline constexpr int kRpcCount = 5;
+inline constexpr int kRpcCount = 10;
 
 // The RPC's method name, e.g. "Adapt".
 const char* RpcName(Rpc rpc);
@@ -52,8 +58,16 @@ class ServerMetrics {
 
   void RecordAdaptationCreated();
   void RecordAdaptationEvicted();
+  void RecordAdaptationExpired();
+  // Counts a stored adaptation carried over to this server's model version
+  // (same encoder weights) by rebuilding it from its embeddings.
+  void RecordAdaptationRebuilt();
+  // Counts labelled examples added by Adapt, AddExamples and Feedback.
+  void RecordExamplesAdded(int64_t count);
   void RecordQueriesPredicted(int64_t count);
   void SetCachedAdaptations(int64_t count);
+  // Approximate bytes the store holds in memory.
+  void SetStoreBytes(int64_t bytes);
   void SetQueueDepth(int64_t depth);
 
   // The metrics in the Prometheus text exposition format.
@@ -65,8 +79,12 @@ class ServerMetrics {
   std::array<prometheus::Histogram*, kRpcCount> request_duration_{};
   prometheus::Counter& adaptations_created_;
   prometheus::Counter& adaptations_evicted_;
+  prometheus::Counter& adaptations_expired_;
+  prometheus::Counter& adaptations_rebuilt_;
+  prometheus::Counter& examples_added_;
   prometheus::Counter& queries_predicted_;
   prometheus::Gauge& cached_adaptations_;
+  prometheus::Gauge& store_bytes_;
   prometheus::Gauge& queue_depth_;
 };
 

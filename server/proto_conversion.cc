@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
 #include "core/util/torch_errors.h"
@@ -130,6 +131,50 @@ std::vector<v1::ClassSummary> ToClassSummaries(
     summaries[i].set_examples(static_cast<int32_t>(counts[i]));
   }
   return summaries;
+}
+
+google::protobuf::RepeatedPtrField<std::string> ToProtoExampleIds(
+    const std::vector<int64_t>& ids) {
+  google::protobuf::RepeatedPtrField<std::string> proto;
+  proto.Reserve(static_cast<int>(ids.size()));
+  for (const int64_t id : ids) *proto.Add() = absl::StrCat(id);
+  return proto;
+}
+
+std::vector<int64_t> ParseExampleIds(
+    const google::protobuf::RepeatedPtrField<std::string>& ids) {
+  std::vector<int64_t> parsed;
+  parsed.reserve(ids.size());
+  for (const std::string& id : ids) {
+    int64_t value = -1;
+    if (absl::SimpleAtoi(id, &value)) parsed.push_back(value);
+  }
+  return parsed;
+}
+
+std::vector<std::string> ExampleLabels(
+    const google::protobuf::RepeatedPtrField<v1::LabeledExample>& examples) {
+  std::vector<std::string> labels;
+  labels.reserve(examples.size());
+  for (const v1::LabeledExample& example : examples) {
+    labels.push_back(example.label());
+  }
+  return labels;
+}
+
+v1::GetAdaptationResponse ToAdaptationInfo(const std::string& id,
+                                           const core::AdaptationState& state) {
+  v1::GetAdaptationResponse info;
+  info.set_adaptation_id(id);
+  for (v1::ClassSummary& summary : ToClassSummaries(state)) {
+    *info.add_classes() = std::move(summary);
+  }
+  info.set_method(state.method);
+  info.set_model_version(state.model_version);
+  info.set_created_unix_ms(state.created_unix_ms);
+  info.set_updated_unix_ms(state.updated_unix_ms);
+  info.set_size_bytes(state.ByteSize());
+  return info;
 }
 
 core::ImageLimits ToImageLimits(const RequestLimits& limits) {

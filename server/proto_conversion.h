@@ -68,6 +68,21 @@ v1::Prediction ToProtoPrediction(const core::ClassPrediction& prediction,
 std::vector<v1::ClassSummary> ToClassSummaries(
     const core::AdaptationState& state);
 
+// Example ids as the API shows them (decimal strings), and back.
+// REQUIRES for ParseExampleIds: the ids passed RequestValidator.
+google::protobuf::RepeatedPtrField<std::string> ToProtoExampleIds(
+    const std::vector<int64_t>& ids);
+std::vector<int64_t> ParseExampleIds(
+    const google::protobuf::RepeatedPtrField<std::string>& ids);
+
+// The labels of `examples`, in order.
+std::vector<std::string> ExampleLabels(
+    const google::protobuf::RepeatedPtrField<v1::LabeledExample>& examples);
+
+// The description GetAdaptation returns for `state` kept under `id`.
+v1::GetAdaptationResponse ToAdaptationInfo(const std::string& id,
+                                           const core::AdaptationState& state);
+
 core::ImageLimits ToImageLimits(const RequestLimits& limits);
 
 // The model description. `methods` are the names the server accepts,

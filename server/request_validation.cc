@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -27,6 +28,13 @@ absl::Status CheckAtMost(absl::string_view field, int64_t count,
       field, " has ", count, " entries; at most ", limit, " are allowed"));
 }
 
+// INVALID_ARGUMENT for an empty adaptation_id.
+absl::Status CheckAdaptationId(const std::string& id) {
+  if (!id.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      "adaptation_id is empty; pass the id returned by Adapt");
+}
+
 }  // namespace
 
 RequestValidator::RequestValidator(RequestLimits limits,
@@ -44,9 +52,9 @@ absl::Status RequestValidator::ValidateAdapt(
 
 absl::Status RequestValidator::ValidatePredict(
     const v1::PredictRequest& request) const {
-  if (request.adaptation_id().empty()) {
-    return absl::InvalidArgumentError(
-        "adaptation_id is empty; pass the id returned by Adapt");
+  if (absl::Status status = CheckAdaptationId(request.adaptation_id());
+      !status.ok()) {
+    return status;
   }
   return ValidateQueries(request.queries());
 }
@@ -64,9 +72,123 @@ absl::Status RequestValidator::ValidateClassify(
 
 absl::Status RequestValidator::ValidateDeleteAdaptation(
     const v1::DeleteAdaptationRequest& request) const {
-  if (request.adaptation_id().empty()) {
+  return CheckAdaptationId(request.adaptation_id());
+}
+
+absl::Status RequestValidator::ValidateAddExamples(
+    const v1::AddExamplesRequest& request) const {
+  if (absl::Status status = CheckAdaptationId(request.adaptation_id());
+      !status.ok()) {
+    return status;
+  }
+  return ValidateLabeledExamples(request.examples(), "examples");
+}
+
+absl::Status RequestValidator::ValidateFeedback(
+    const v1::FeedbackRequest& request) const {
+  if (absl::Status status = CheckAdaptationId(request.adaptation_id());
+      !status.ok()) {
+    return status;
+  }
+  if (!request.has_query()) {
     return absl::InvalidArgumentError(
-        "adaptation_id is empty; pass the id returned by Adapt");
+        "query is missing; expected the image or tensor that was classified");
+  }
+  if (absl::Status status = ValidateExample(request.query(), "query");
+      !status.ok()) {
+    return status;
+  }
+  return ValidateLabel(request.correct_label(), "correct_label");
+}
+
+absl::Status RequestValidator::ValidateRemoveExamples(
+    const v1::RemoveExamplesRequest& request) const {
+  if (absl::Status status = CheckAdaptationId(request.adaptation_id());
+      !status.ok()) {
+    return status;
+  }
+  if (request.example_ids().empty()) {
+    return absl::InvalidArgumentError(
+        "example_ids is empty; expected ids returned by Adapt, AddExamples "
+        "or Feedback");
+  }
+  if (absl::Status status =
+          CheckAtMost("example_ids", request.example_ids_size(),
+                      limits_.max_support_examples);
+      !status.ok()) {
+    return status;
+  }
+  for (int i = 0; i < request.example_ids_size(); ++i) {
+    int64_t id = -1;
+    if (!absl::SimpleAtoi(request.example_ids(i), &id) || id < 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "example_ids[", i, "] is \"", request.example_ids(i),
+          "\"; expected an id returned by Adapt, AddExamples or Feedback"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RequestValidator::ValidateRemoveClass(
+    const v1::RemoveClassRequest& request) const {
+  if (absl::Status status = CheckAdaptationId(request.adaptation_id());
+      !status.ok()) {
+    return status;
+  }
+  return ValidateLabel(request.label(), "label");
+}
+
+absl::Status RequestValidator::ValidateGetAdaptation(
+    const v1::GetAdaptationRequest& request) const {
+  return CheckAdaptationId(request.adaptation_id());
+}
+
+absl::Status RequestValidator::ValidateLabel(const std::string& label,
+                                             absl::string_view field) const {
+  if (label.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " is empty; expected a class label"));
+  }
+  if (static_cast<int64_t>(label.size()) > limits_.max_label_length) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, " has ", label.size(), " bytes; at most ",
+                     limits_.max_label_length, " are allowed"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RequestValidator::ValidateLabeledExamples(
+    const google::protobuf::RepeatedPtrField<v1::LabeledExample>& examples,
+    absl::string_view field) const {
+  // Size first, so that a huge request is not walked.
+  if (examples.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, " is empty; expected at least one labelled example"));
+  }
+  if (absl::Status status =
+          CheckAtMost(field, examples.size(), limits_.max_support_examples);
+      !status.ok()) {
+    return status;
+  }
+
+  // Each labelled example.
+  for (int i = 0; i < examples.size(); ++i) {
+    const v1::LabeledExample& labeled = examples[i];
+    const std::string item = absl::StrCat(field, "[", i, "]");
+    if (absl::Status status =
+            ValidateLabel(labeled.label(), absl::StrCat(item, ".label"));
+        !status.ok()) {
+      return status;
+    }
+    if (!labeled.has_example()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          item, ".example is missing; expected an image or a tensor"));
+    }
+    if (absl::Status status =
+            ValidateExample(labeled.example(), absl::StrCat(item, ".example"));
+        !status.ok()) {
+      return status;
+    }
   }
   return absl::OkStatus();
 }
@@ -80,36 +202,12 @@ absl::Status RequestValidator::ValidateSupport(
         "support is empty; expected at least one example for each of at "
         "least 2 classes");
   }
-  if (absl::Status status =
-          CheckAtMost("support", support.size(), limits_.max_support_examples);
+  if (absl::Status status = ValidateLabeledExamples(support, "support");
       !status.ok()) {
     return status;
   }
-
-  // Each labelled example.
   absl::flat_hash_set<absl::string_view> labels;
-  for (int i = 0; i < support.size(); ++i) {
-    const v1::LabeledExample& labeled = support[i];
-    const std::string field = absl::StrCat("support[", i, "]");
-    if (labeled.label().empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(field, ".label is empty; expected a class label"));
-    }
-    if (static_cast<int64_t>(labeled.label().size()) >
-        limits_.max_label_length) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ".label has ", labeled.label().size(), " bytes; at most ",
-          limits_.max_label_length, " are allowed"));
-    }
-    if (!labeled.has_example()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          field, ".example is missing; expected an image or a tensor"));
-    }
-    if (absl::Status status =
-            ValidateExample(labeled.example(), absl::StrCat(field, ".example"));
-        !status.ok()) {
-      return status;
-    }
+  for (const v1::LabeledExample& labeled : support) {
     labels.insert(labeled.label());
   }
 

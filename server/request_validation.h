@@ -36,12 +36,29 @@ class RequestValidator {
   absl::Status ValidateClassify(const v1::ClassifyRequest& request) const;
   absl::Status ValidateDeleteAdaptation(
       const v1::DeleteAdaptationRequest& request) const;
+  absl::Status ValidateAddExamples(const v1::AddExamplesRequest& request) const;
+  absl::Status ValidateFeedback(const v1::FeedbackRequest& request) const;
+  absl::Status ValidateRemoveExamples(
+      const v1::RemoveExamplesRequest& request) const;
+  absl::Status ValidateRemoveClass(const v1::RemoveClassRequest& request) const;
+  absl::Status ValidateGetAdaptation(
+      const v1::GetAdaptationRequest& request) const;
 
  private:
   // A support set: size, labels, number of classes, and each example.
   absl::Status ValidateSupport(
       const google::protobuf::RepeatedPtrField<v1::LabeledExample>& support)
       const;
+
+  // Labelled examples named `field` (e.g. "examples"): not empty, not too
+  // many, each with a valid label and example. Says nothing about classes.
+  absl::Status ValidateLabeledExamples(
+      const google::protobuf::RepeatedPtrField<v1::LabeledExample>& examples,
+      absl::string_view field) const;
+
+  // A class label in `field`: not empty and not too long.
+  absl::Status ValidateLabel(const std::string& label,
+                             absl::string_view field) const;
 
   // A query list: not empty, not too long, and each example.
   absl::Status ValidateQueries(

@@ -8,11 +8,16 @@
 
 #include <utility>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "core/bundle/model_bundle.h"
 #include "core/util/logging.h"
 #include "core/util/status_macros.h"
+#include "server/disk_adaptation_store.h"
+#ifdef FEWSHOT_HAVE_REDIS
+#include "server/redis_adaptation_store.h"
+#endif
 
 namespace fewshot::server {
 namespace {
@@ -42,6 +47,22 @@ absl::Status ValidateOptions(const ServerOptions& options) {
   FEWSHOT_RETURN_IF_ERROR(
       CheckAtLeast("max_adaptations", options.max_adaptations, 1));
   FEWSHOT_RETURN_IF_ERROR(
+      CheckAtLeast("store_max_bytes", options.store_max_bytes, 0));
+  if (options.store_ttl < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("store_ttl is ", absl::FormatDuration(options.store_ttl),
+                     "; expected zero (never) or more"));
+  }
+  if (options.store != "memory" && options.store != "disk" &&
+      options.store != "redis") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "store is \"", options.store, "\"; expected memory, disk or redis"));
+  }
+  if (options.store == "disk" && options.store_dir.empty()) {
+    return absl::InvalidArgumentError(
+        "store_dir is empty; the disk store needs a folder");
+  }
+  FEWSHOT_RETURN_IF_ERROR(
       CheckAtLeast("max_support_examples", limits.max_support_examples, 2));
   FEWSHOT_RETURN_IF_ERROR(CheckAtLeast("max_queries", limits.max_queries, 1));
   FEWSHOT_RETURN_IF_ERROR(CheckAtLeast("max_classes", limits.max_classes, 2));
@@ -52,6 +73,56 @@ absl::Status ValidateOptions(const ServerOptions& options) {
   FEWSHOT_RETURN_IF_ERROR(
       CheckAtLeast("max_label_length", limits.max_label_length, 1));
   return absl::OkStatus();
+}
+
+// The Redis store at options.redis_address.
+absl::StatusOr<std::unique_ptr<AdaptationStore>> MakeRedisStore(
+    const ServerOptions& options) {
+#ifdef FEWSHOT_HAVE_REDIS
+  const size_t colon = options.redis_address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(options.redis_address.substr(colon + 1), &port)) {
+    return absl::InvalidArgumentError(absl::StrCat("redis_address is \"",
+                                                   options.redis_address,
+                                                   "\"; expected host:port"));
+  }
+  RedisAdaptationStoreOptions redis;
+  redis.host = options.redis_address.substr(0, colon);
+  redis.port = port;
+  redis.key_prefix = options.redis_key_prefix;
+  FEWSHOT_ASSIGN_OR_RETURN(std::unique_ptr<RedisAdaptationStore> store,
+                           RedisAdaptationStore::Connect(std::move(redis)));
+  return std::unique_ptr<AdaptationStore>(std::move(store));
+#else
+  return absl::FailedPreconditionError(
+      "store is \"redis\", but this build has no Redis client; rebuild with "
+      "libhiredis-dev installed");
+#endif
+}
+
+// The store the options ask for, reporting to `metrics`.
+absl::StatusOr<std::unique_ptr<AdaptationStore>> MakeStore(
+    const ServerOptions& options, ServerMetrics* metrics) {
+  InMemoryAdaptationStoreOptions memory;
+  memory.capacity = options.max_adaptations;
+  memory.max_bytes = options.store_max_bytes;
+  memory.ttl = options.store_ttl;
+  memory.on_evict = [metrics] { metrics->RecordAdaptationEvicted(); };
+  memory.on_expire = [metrics] { metrics->RecordAdaptationExpired(); };
+  if (options.store == "redis") return MakeRedisStore(options);
+  if (options.store == "disk") {
+    DiskAdaptationStoreOptions disk_options;
+    disk_options.dir = options.store_dir;
+    disk_options.cache = std::move(memory);
+    FEWSHOT_ASSIGN_OR_RETURN(
+        std::unique_ptr<DiskAdaptationStore> disk,
+        DiskAdaptationStore::Open(std::move(disk_options)));
+    metrics->SetCachedAdaptations(disk->size());
+    return std::unique_ptr<AdaptationStore>(std::move(disk));
+  }
+  return std::unique_ptr<AdaptationStore>(
+      std::make_unique<InMemoryAdaptationStore>(std::move(memory)));
 }
 
 }  // namespace
@@ -70,10 +141,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   server->metrics_ = std::make_unique<ServerMetrics>(bundle.metadata.name,
                                                      bundle.metadata.version);
   ServerMetrics* metrics = server->metrics_.get();
-  server->store_ =
-      std::make_unique<InMemoryAdaptationStore>(InMemoryAdaptationStoreOptions{
-          .capacity = options.max_adaptations,
-          .on_evict = [metrics] { metrics->RecordAdaptationEvicted(); }});
+  FEWSHOT_ASSIGN_OR_RETURN(server->store_, MakeStore(options, metrics));
   FEWSHOT_ASSIGN_OR_RETURN(
       server->pool_,
       ThreadPool::Create({.workers = options.workers,

@@ -3,6 +3,7 @@
 #ifndef FEWSHOT_SERVER_SERVER_OPTIONS_H_
 #define FEWSHOT_SERVER_SERVER_OPTIONS_H_
 
+#include <cstdint>
 #include <string>
 
 #include "absl/time/time.h"
@@ -35,8 +36,23 @@ struct ServerOptions {
 
   // --- Adaptations ---
 
+  // Where adaptations are kept: "memory" (lost on exit), "disk" (an
+  // append-only log in store_dir, synced before each write is
+  // acknowledged; memory is then a cache in front of it) or "redis"
+  // (shared by replicas; only in builds with hiredis).
+  std::string store = "memory";
+  // The log folder of the disk store.
+  std::string store_dir;
+  // host:port of the Redis store, and the prefix of its keys.
+  std::string redis_address = "127.0.0.1:6379";
+  std::string redis_key_prefix = "fewshot:";
   // Adaptations kept in memory; the least recently used is evicted.
   int max_adaptations = 10000;
+  // Bytes of adaptations kept in memory; 0 means no byte budget.
+  int64_t store_max_bytes = 0;
+  // An adaptation unused this long leaves memory; zero means never. With
+  // the disk store it stays on disk.
+  absl::Duration store_ttl = absl::ZeroDuration();
 
   // --- Requests ---
 

@@ -6,7 +6,9 @@
 
 #include <torch/torch.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -25,6 +27,24 @@ class AdaptationMethod {
   // Fills `state->derived` from its labels, support embeddings and support
   // labels. REQUIRES: every class index has at least one support row.
   virtual absl::Status Build(AdaptationState* state) const = 0;
+
+  // Updates `state->derived` after support rows [first_new_row, n) were
+  // appended (their classes may be new, appended to `state->labels`).
+  // Costs O(new rows), not O(all rows). REQUIRES: `state->derived` was
+  // built by this method for the rows before first_new_row.
+  virtual absl::Status Extend(AdaptationState* state,
+                              int64_t first_new_row) const = 0;
+
+  // Recomputes `state->derived` for class indices `classes` only, after
+  // some of their support rows were removed. REQUIRES: each of them still
+  // has a row.
+  virtual absl::Status Refit(AdaptationState* state,
+                             const std::vector<int64_t>& classes) const = 0;
+
+  // Drops class index `removed` from `state->derived` after its rows and
+  // label were removed and the later class indices shifted down by one.
+  virtual absl::Status DropClass(AdaptationState* state,
+                                 int64_t removed) const = 0;
 
   // Returns float [q, num_classes] scores for query embeddings [q, D];
   // higher means more likely. Softmax of a row gives probabilities.

@@ -20,7 +20,9 @@ int64_t AdaptationState::ByteSize() const {
   auto tensor_bytes = [](const torch::Tensor& t) -> int64_t {
     return t.defined() ? t.numel() * t.element_size() : 0;
   };
-  int64_t bytes = sizeof(*this) + method.size() + model_version.size();
+  int64_t bytes = sizeof(*this) + method.size() + model_version.size() +
+                  encoder_fingerprint.size() +
+                  example_ids.size() * sizeof(int64_t);
   for (const std::string& label : labels) bytes += label.size();
   bytes += tensor_bytes(support_embeddings) + tensor_bytes(support_labels);
   for (const auto& [name, tensor] : derived) {

@@ -1,25 +1,59 @@
 // Prototypical Networks math and its AdaptationMethod.
 #include "core/adapt/prototypical.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
+#include "core/util/status_macros.h"
 #include "core/util/torch_errors.h"
 
 namespace fewshot::core {
 namespace {
 
 constexpr char kPrototypes[] = "prototypes";
+constexpr char kClassSums[] = "class_sums";
+constexpr char kClassCounts[] = "class_counts";
+
+// The per-class sums [C, D] and counts [C] of `embeddings` [n, D] with
+// class indices `labels` [n].
+std::pair<torch::Tensor, torch::Tensor> ClassSumsAndCounts(
+    const torch::Tensor& embeddings, const torch::Tensor& labels,
+    int64_t num_classes) {
+  torch::Tensor sums =
+      torch::zeros({num_classes, embeddings.size(1)}, embeddings.options())
+          .index_add(0, labels, embeddings);
+  torch::Tensor counts =
+      torch::zeros({num_classes}, embeddings.options())
+          .index_add(0, labels, torch::ones_like(labels, embeddings.options()));
+  return {std::move(sums), std::move(counts)};
+}
+
+// The derived tensor `name` of `state`, or FAILED_PRECONDITION.
+absl::StatusOr<torch::Tensor> DerivedTensor(const AdaptationState& state,
+                                            const char* name) {
+  const auto found = state.derived.find(name);
+  if (found == state.derived.end()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "adaptation state has no ", name, "; build it with protonet first"));
+  }
+  return found->second;
+}
+
+// Stores sums, counts and the prototypes they give into `state`.
+void SetDerived(torch::Tensor sums, torch::Tensor counts,
+                AdaptationState* state) {
+  state->derived[kPrototypes] = sums / counts.unsqueeze(1);
+  state->derived[kClassSums] = std::move(sums);
+  state->derived[kClassCounts] = std::move(counts);
+}
 
 }  // namespace
 
 torch::Tensor ComputePrototypes(const torch::Tensor& embeddings,
                                 const torch::Tensor& labels,
                                 int64_t num_classes) {
-  const torch::Tensor sums =
-      torch::zeros({num_classes, embeddings.size(1)}, embeddings.options())
-          .index_add(0, labels, embeddings);
-  const torch::Tensor counts =
-      torch::zeros({num_classes}, embeddings.options())
-          .index_add(0, labels, torch::ones_like(labels, embeddings.options()));
+  const auto [sums, counts] =
+      ClassSumsAndCounts(embeddings, labels, num_classes);
   return sums / counts.unsqueeze(1);
 }
 
@@ -44,16 +78,81 @@ absl::Status PrototypicalMethod::Build(AdaptationState* state) const {
           "class '", state->labels[c], "' has no support examples"));
     }
   }
-  absl::StatusOr<torch::Tensor> prototypes =
-      CallTorch("computing prototypes", [&] {
-        torch::NoGradGuard no_grad;
-        return ComputePrototypes(state->support_embeddings,
-                                 state->support_labels,
-                                 state->num_classes());
-      });
-  if (!prototypes.ok()) return prototypes.status();
-  state->derived[kPrototypes] = *std::move(prototypes);
-  return absl::OkStatus();
+  absl::StatusOr<bool> built = CallTorch("computing prototypes", [&] {
+    torch::NoGradGuard no_grad;
+    auto [sums, class_counts] = ClassSumsAndCounts(
+        state->support_embeddings, state->support_labels, state->num_classes());
+    SetDerived(std::move(sums), std::move(class_counts), state);
+    return true;
+  });
+  return built.status();
+}
+
+absl::Status PrototypicalMethod::Extend(AdaptationState* state,
+                                        int64_t first_new_row) const {
+  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor sums,
+                           DerivedTensor(*state, kClassSums));
+  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor counts,
+                           DerivedTensor(*state, kClassCounts));
+  absl::StatusOr<bool> extended = CallTorch("extending prototypes", [&] {
+    torch::NoGradGuard no_grad;
+
+    // Grow the tables by the new classes, then add only the new rows.
+    const int64_t new_classes = state->num_classes() - sums.size(0);
+    if (new_classes > 0) {
+      sums = torch::cat(
+          {sums, torch::zeros({new_classes, sums.size(1)}, sums.options())});
+      counts =
+          torch::cat({counts, torch::zeros({new_classes}, counts.options())});
+    }
+    const torch::Tensor rows =
+        state->support_embeddings.slice(/*dim=*/0, first_new_row);
+    const torch::Tensor labels =
+        state->support_labels.slice(/*dim=*/0, first_new_row);
+    sums = sums.index_add(0, labels, rows);
+    counts =
+        counts.index_add(0, labels, torch::ones_like(labels, counts.options()));
+    SetDerived(std::move(sums), std::move(counts), state);
+    return true;
+  });
+  return extended.status();
+}
+
+absl::Status PrototypicalMethod::Refit(
+    AdaptationState* state, const std::vector<int64_t>& classes) const {
+  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor sums,
+                           DerivedTensor(*state, kClassSums));
+  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor counts,
+                           DerivedTensor(*state, kClassCounts));
+  absl::StatusOr<bool> refit = CallTorch("refitting prototypes", [&] {
+    torch::NoGradGuard no_grad;
+    sums = sums.clone();
+    counts = counts.clone();
+    for (const int64_t c : classes) {
+      const torch::Tensor rows =
+          state->support_embeddings.index({state->support_labels == c});
+      sums[c] = rows.sum(/*dim=*/0);
+      counts[c] = rows.size(0);
+    }
+    SetDerived(std::move(sums), std::move(counts), state);
+    return true;
+  });
+  return refit.status();
+}
+
+absl::Status PrototypicalMethod::DropClass(AdaptationState* state,
+                                           int64_t removed) const {
+  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor sums,
+                           DerivedTensor(*state, kClassSums));
+  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor counts,
+                           DerivedTensor(*state, kClassCounts));
+  absl::StatusOr<bool> dropped = CallTorch("dropping a class", [&] {
+    const torch::Tensor keep =
+        torch::arange(sums.size(0), torch::kInt64) != removed;
+    SetDerived(sums.index({keep}), counts.index({keep}), state);
+    return true;
+  });
+  return dropped.status();
 }
 
 absl::StatusOr<torch::Tensor> PrototypicalMethod::Score(

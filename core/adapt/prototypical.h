@@ -1,12 +1,16 @@
 // Prototypical Networks (Snell et al., 2017): each class is the mean of its
 // support embeddings, and a query scores each class by the negative squared
-// Euclidean distance to that mean.
+// Euclidean distance to that mean. The state keeps per-class sums and
+// counts beside the prototypes, so that added examples update them in
+// O(new examples) and a removal recomputes only the affected classes.
 #ifndef FEWSHOT_CORE_ADAPT_PROTOTYPICAL_H_
 #define FEWSHOT_CORE_ADAPT_PROTOTYPICAL_H_
 
 #include <torch/torch.h>
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/adapt/adaptation_method.h"
 
@@ -32,6 +36,12 @@ class PrototypicalMethod final : public AdaptationMethod {
 
   const std::string& name() const override { return name_; }
   absl::Status Build(AdaptationState* state) const override;
+  absl::Status Extend(AdaptationState* state,
+                      int64_t first_new_row) const override;
+  absl::Status Refit(AdaptationState* state,
+                     const std::vector<int64_t>& classes) const override;
+  absl::Status DropClass(AdaptationState* state,
+                         int64_t removed) const override;
   absl::StatusOr<torch::Tensor> Score(
       const AdaptationState& state,
       const torch::Tensor& queries) const override;

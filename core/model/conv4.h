@@ -26,6 +26,9 @@ class Conv4Impl : public torch::nn::Module {
 
   const Conv4Options& options() const { return options_; }
 
+  // The layers, four per block: Conv2d, BatchNorm2d, ReLU, MaxPool2d.
+  const torch::nn::Sequential& body() const { return body_; }
+
  private:
   Conv4Options options_;
   torch::nn::Sequential body_{nullptr};

@@ -8,12 +8,13 @@
 
 namespace fewshot::testing {
 
-absl::Status SaveRandomBundle(const std::string& dir, int seed) {
+absl::Status SaveRandomBundle(const std::string& dir, int seed,
+                              const std::string& version) {
   torch::manual_seed(seed);
   core::ModelBundle bundle;
   bundle.encoder = core::Conv4(core::Conv4Options{});
   bundle.metadata.name = "random-conv4";
-  bundle.metadata.version = kRandomBundleVersion;
+  bundle.metadata.version = version;
   bundle.metadata.embedding_size = 64;
   bundle.metadata.methods = {"protonet"};
   bundle.metadata.training_split = "none";

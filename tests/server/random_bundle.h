@@ -13,8 +13,11 @@ namespace fewshot::testing {
 inline constexpr char kRandomBundleVersion[] = "random-test-1";
 
 // Saves a bundle with default Conv-4 options and preprocessing (28x28x1,
-// 64-wide embeddings), method "protonet" and weights drawn with `seed`.
-absl::Status SaveRandomBundle(const std::string& dir, int seed = 0);
+// 64-wide embeddings), method "protonet", weights drawn with `seed` and
+// the given version.
+absl::Status SaveRandomBundle(
+    const std::string& dir, int seed = 0,
+    const std::string& version = kRandomBundleVersion);
 
 }  // namespace fewshot::testing
 

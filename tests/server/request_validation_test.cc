@@ -235,5 +235,57 @@ TEST_F(RequestValidationTest, RefusesDeleteWithoutId) {
       {"adaptation_id is empty"});
 }
 
+TEST_F(RequestValidationTest, AddExamplesNeedsIdAndValidExamples) {
+  v1::AddExamplesRequest request;
+  AddSupport(request.mutable_examples(), "a");
+  ExpectInvalid(validator_.ValidateAddExamples(request),
+                {"adaptation_id is empty"});
+  request.set_adaptation_id("abc");
+  EXPECT_TRUE(validator_.ValidateAddExamples(request).ok());
+  AddSupport(request.mutable_examples(), "toolong");
+  ExpectInvalid(validator_.ValidateAddExamples(request),
+                {"examples[1].label has 7 bytes", "at most 5"});
+  request.clear_examples();
+  ExpectInvalid(validator_.ValidateAddExamples(request), {"examples is empty"});
+  for (int i = 0; i < 7; ++i) AddSupport(request.mutable_examples(), "a");
+  ExpectInvalid(validator_.ValidateAddExamples(request),
+                {"examples has 7 entries", "at most 6"});
+}
+
+TEST_F(RequestValidationTest, FeedbackNeedsQueryAndLabel) {
+  v1::FeedbackRequest request;
+  request.set_adaptation_id("abc");
+  request.set_correct_label("a");
+  ExpectInvalid(validator_.ValidateFeedback(request), {"query is missing"});
+  request.mutable_query()->mutable_tensor()->add_shape(3);
+  ExpectInvalid(validator_.ValidateFeedback(request), {"query.tensor.shape"});
+  *request.mutable_query() = TensorExample();
+  request.clear_correct_label();
+  ExpectInvalid(validator_.ValidateFeedback(request),
+                {"correct_label is empty"});
+  request.set_correct_label("b");
+  EXPECT_TRUE(validator_.ValidateFeedback(request).ok());
+}
+
+TEST_F(RequestValidationTest, RemoveExamplesNeedsNumericIds) {
+  v1::RemoveExamplesRequest request;
+  request.set_adaptation_id("abc");
+  ExpectInvalid(validator_.ValidateRemoveExamples(request),
+                {"example_ids is empty"});
+  request.add_example_ids("3");
+  EXPECT_TRUE(validator_.ValidateRemoveExamples(request).ok());
+  request.add_example_ids("-1");
+  ExpectInvalid(validator_.ValidateRemoveExamples(request),
+                {"example_ids[1] is \"-1\""});
+}
+
+TEST_F(RequestValidationTest, RemoveClassAndGetNeedTheirFields) {
+  v1::RemoveClassRequest remove;
+  remove.set_adaptation_id("abc");
+  ExpectInvalid(validator_.ValidateRemoveClass(remove), {"label is empty"});
+  ExpectInvalid(validator_.ValidateGetAdaptation(v1::GetAdaptationRequest()),
+                {"adaptation_id is empty"});
+}
+
 }  // namespace
 }  // namespace fewshot::server
