@@ -1,77 +1,267 @@
-// fewshot-bench: measures Adapt, Predict and Classify latency as a client
-// sees it, over real gRPC, one call at a time, and prints percentiles.
+// fewshot-bench: measures the fewshot.v1 service as a client sees it, over
+// real gRPC. By default it times Adapt, Predict and Classify one call at a
+// time and prints percentiles. With --rpc it is a load tool: for each RPC
+// and each --concurrency level it runs concurrent callers (closed loop, or
+// open loop at --rate calls/s) for --requests calls or --duration_s seconds
+// and reports throughput, p50/p90/p95/p99 and errors by status code.
 //
 //   fewshot-bench --target=127.0.0.1:50051 --requests=200
 //       examples/omniglot/support examples/omniglot/queries
+//   fewshot-bench --rpc=predict --concurrency=1,8,32 --duration_s=10
+//       --format=csv examples/omniglot/support examples/omniglot/queries
 #include <algorithm>
+#include <cstdint>
 #include <iostream>
+#include <iterator>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/time/clock.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "client/bench_report.h"
 #include "client/fewshot_client.h"
 #include "client/image_files.h"
+#include "client/latency_stats.h"
+#include "client/load_generator.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "host:port of the server");
-ABSL_FLAG(int, requests, 100, "Measured calls per RPC");
+ABSL_FLAG(int, requests, 100,
+          "Measured calls per RPC (and per concurrency level)");
 ABSL_FLAG(int, warmup, 5, "Unmeasured calls per RPC before measuring");
 ABSL_FLAG(int, timeout_ms, 10000, "Deadline of each call, in ms");
+ABSL_FLAG(std::string, rpc, "",
+          "Load mode: comma-separated RPCs out of adapt, predict, classify, "
+          "add_examples, or all; empty keeps the one-at-a-time table");
+ABSL_FLAG(std::vector<std::string>, concurrency, {"1"},
+          "Load mode: comma-separated concurrency levels, one row each");
+ABSL_FLAG(double, duration_s, 0,
+          "Load mode: seconds per level instead of --requests calls");
+ABSL_FLAG(double, rate, 0,
+          "Load mode: calls started per second (open loop); 0 = closed loop");
+ABSL_FLAG(std::string, format, "table", "Load mode output: table, csv, json");
+ABSL_FLAG(int, queries, 1, "Load mode: queries per Predict call");
 
 namespace fewshot::client {
 namespace {
 
-// Latency percentiles of one RPC, in milliseconds.
-struct LatencySummary {
-  double p50 = 0, p90 = 0, p99 = 0, mean = 0;
+// Every RPC the load mode knows, in the order "all" runs them.
+const char* const kLoadRpcs[] = {"adapt", "predict", "classify",
+                                 "add_examples"};
+
+// The requests every measurement is built from.
+struct BenchRequests {
+  v1::AdaptRequest adapt;
+  v1::ClassifyRequest classify;
+  // Against an adaptation of `adapt`: every query, and the first --queries.
+  v1::PredictRequest predict_all;
+  v1::PredictRequest predict_some;
 };
-
-LatencySummary Summarize(std::vector<double> milliseconds) {
-  std::sort(milliseconds.begin(), milliseconds.end());
-  auto at = [&](double q) {
-    const size_t index = static_cast<size_t>(q * (milliseconds.size() - 1));
-    return milliseconds[index];
-  };
-  LatencySummary summary;
-  summary.p50 = at(0.50);
-  summary.p90 = at(0.90);
-  summary.p99 = at(0.99);
-  for (double ms : milliseconds) summary.mean += ms;
-  summary.mean /= milliseconds.size();
-  return summary;
-}
-
-// Calls `call` warmup + requests times and summarises the measured ones;
-// stops at the first error.
-template <typename Call>
-absl::StatusOr<LatencySummary> Measure(int warmup, int requests, Call call) {
-  std::vector<double> milliseconds;
-  for (int i = 0; i < warmup + requests; ++i) {
-    const absl::Time start = absl::Now();
-    const absl::Status status = call();
-    const double elapsed = absl::ToDoubleMilliseconds(absl::Now() - start);
-    if (!status.ok()) return status;
-    if (i >= warmup) milliseconds.push_back(elapsed);
-  }
-  return Summarize(std::move(milliseconds));
-}
 
 int Fail(const absl::Status& status) {
   std::cerr << "fewshot-bench: " << status << "\n";
   return 1;
 }
 
+// Parses the --rpc list, expanding "all".
+absl::StatusOr<std::vector<std::string>> ParseRpcs(const std::string& text) {
+  std::vector<std::string> rpcs;
+  for (absl::string_view name : absl::StrSplit(text, ',')) {
+    if (name == "all") {
+      rpcs.insert(rpcs.end(), std::begin(kLoadRpcs), std::end(kLoadRpcs));
+      continue;
+    }
+    if (std::find(std::begin(kLoadRpcs), std::end(kLoadRpcs), name) ==
+        std::end(kLoadRpcs)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "rpc: expected adapt, predict, classify, add_examples or all, "
+          "got \"",
+          name, "\""));
+    }
+    rpcs.emplace_back(name);
+  }
+  return rpcs;
+}
+
+// Parses the --concurrency levels.
+absl::StatusOr<std::vector<int>> ParseLevels(
+    const std::vector<std::string>& texts) {
+  std::vector<int> levels;
+  for (const std::string& text : texts) {
+    int level = 0;
+    if (!absl::SimpleAtoi(text, &level) || level < 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "concurrency: expected integers >= 1, got \"", text, "\""));
+    }
+    levels.push_back(level);
+  }
+  if (levels.empty()) {
+    return absl::InvalidArgumentError(
+        "concurrency: expected a level, got none");
+  }
+  return levels;
+}
+
+// The call that `rpc` makes under load: Predict sends `predict_some`;
+// add_examples adapts a fresh adaptation of its own and adds one support
+// example (cycling through them) per call, so that adaptation grows by one
+// example per call over the run.
+absl::StatusOr<LoadCall> MakeLoadCall(const std::string& rpc,
+                                      FewShotClient& client,
+                                      const BenchRequests& requests) {
+  if (rpc == "adapt") {
+    return LoadCall([&client, &requests](int64_t) {
+      return client.Adapt(requests.adapt).status();
+    });
+  }
+  if (rpc == "predict") {
+    return LoadCall([&client, &requests](int64_t) {
+      return client.Predict(requests.predict_some).status();
+    });
+  }
+  if (rpc == "classify") {
+    return LoadCall([&client, &requests](int64_t) {
+      return client.Classify(requests.classify).status();
+    });
+  }
+  absl::StatusOr<v1::AdaptResponse> adapted = client.Adapt(requests.adapt);
+  if (!adapted.ok()) return adapted.status();
+  const std::string id = adapted->adaptation_id();
+  return LoadCall([&client, &requests, id](int64_t index) {
+    v1::AddExamplesRequest request;
+    request.set_adaptation_id(id);
+    *request.add_examples() =
+        requests.adapt.support(index % requests.adapt.support_size());
+    return client.AddExamples(request).status();
+  });
+}
+
+// Times the four RPCs one call at a time and prints the original table;
+// stops at the first error.
+int RunOneAtATime(FewShotClient& client, const BenchRequests& requests,
+                  int64_t adaptation_bytes) {
+  const int warmup = absl::GetFlag(FLAGS_warmup);
+  const int count = absl::GetFlag(FLAGS_requests);
+  LoadOptions options;
+  options.requests = warmup + count;
+  auto measure = [&](const auto& call) -> absl::StatusOr<LatencySummary> {
+    absl::StatusOr<LoadResult> result =
+        RunLoad(options, [&](int64_t) { return call(); });
+    if (!result.ok()) return result.status();
+    if (!result->first_error.ok()) return result->first_error;
+    // One caller: latencies are in call order, warmup first.
+    result->ok_latencies_ms.erase(result->ok_latencies_ms.begin(),
+                                  result->ok_latencies_ms.begin() + warmup);
+    return SummarizeLatencies(std::move(result->ok_latencies_ms));
+  };
+  struct Row {
+    std::string name;
+    absl::StatusOr<LatencySummary> latency;
+  };
+  std::vector<Row> rows;
+  rows.push_back(
+      {absl::StrFormat("Adapt (%d support)", requests.adapt.support_size()),
+       measure([&] { return client.Adapt(requests.adapt).status(); })});
+  v1::PredictRequest predict_one = requests.predict_all;
+  predict_one.mutable_queries()->DeleteSubrange(1,
+                                                predict_one.queries_size() - 1);
+  rows.push_back({"Predict (1 query)", measure([&] {
+                    return client.Predict(predict_one).status();
+                  })});
+  rows.push_back(
+      {absl::StrFormat("Predict (%d queries)",
+                       requests.predict_all.queries_size()),
+       measure([&] { return client.Predict(requests.predict_all).status(); })});
+  rows.push_back(
+      {absl::StrFormat("Classify (%d + %d)", requests.classify.support_size(),
+                       requests.classify.queries_size()),
+       measure([&] { return client.Classify(requests.classify).status(); })});
+
+  std::cout << absl::StrFormat("%-24s %9s %9s %9s %9s  (ms, %d calls each)\n",
+                               "rpc", "p50", "p90", "p99", "mean", count);
+  for (const Row& row : rows) {
+    if (!row.latency.ok()) return Fail(row.latency.status());
+    std::cout << absl::StrFormat("%-24s %9.2f %9.2f %9.2f %9.2f\n", row.name,
+                                 row.latency->p50, row.latency->p90,
+                                 row.latency->p99, row.latency->mean);
+  }
+  std::cout << absl::StrFormat("adaptation size: %d bytes (GetAdaptation)\n",
+                               adaptation_bytes);
+  return 0;
+}
+
+// Runs every --rpc at every --concurrency level and prints one row each.
+int RunLoadSweep(FewShotClient& client, const BenchRequests& requests,
+                 int64_t adaptation_bytes) {
+  // Check the flags.
+  absl::StatusOr<std::vector<std::string>> rpcs =
+      ParseRpcs(absl::GetFlag(FLAGS_rpc));
+  if (!rpcs.ok()) return Fail(rpcs.status());
+  absl::StatusOr<std::vector<int>> levels =
+      ParseLevels(absl::GetFlag(FLAGS_concurrency));
+  if (!levels.ok()) return Fail(levels.status());
+  absl::StatusOr<ReportFormat> format =
+      ParseReportFormat(absl::GetFlag(FLAGS_format));
+  if (!format.ok()) return Fail(format.status());
+  LoadOptions options;
+  options.rate = absl::GetFlag(FLAGS_rate);
+  const double duration_s = absl::GetFlag(FLAGS_duration_s);
+  if (duration_s > 0) {
+    options.duration = absl::Seconds(duration_s);
+  } else {
+    options.requests = absl::GetFlag(FLAGS_requests);
+  }
+
+  // Warm each RPC up, then measure it at each level.
+  BenchReport report;
+  report.support_size = requests.adapt.support_size();
+  report.adaptation_bytes = adaptation_bytes;
+  for (const std::string& rpc : *rpcs) {
+    absl::StatusOr<LoadCall> call = MakeLoadCall(rpc, client, requests);
+    if (!call.ok()) return Fail(call.status());
+    // A failing RPC shows its errors in the measured rows instead.
+    for (int i = 0; i < absl::GetFlag(FLAGS_warmup); ++i) {
+      (*call)(i).IgnoreError();
+    }
+    for (int level : *levels) {
+      options.concurrency = level;
+      absl::StatusOr<LoadResult> result = RunLoad(options, *call);
+      if (!result.ok()) return Fail(result.status());
+      BenchRow row;
+      row.rpc = rpc;
+      row.concurrency = level;
+      row.rate = options.rate;
+      row.ok = result->ok;
+      row.throughput = result->Throughput();
+      row.errors = result->errors;
+      row.latency_ms = SummarizeLatencies(std::move(result->ok_latencies_ms));
+      report.rows.push_back(std::move(row));
+    }
+  }
+
+  std::cout << FormatReport(report, *format);
+  return 0;
+}
+
 int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Usage: fewshot-bench [flags] <support_dir> <query files or dirs>...");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  if (args.size() < 3 || absl::GetFlag(FLAGS_requests) < 1) {
+  if (args.size() < 3 || absl::GetFlag(FLAGS_requests) < 1 ||
+      absl::GetFlag(FLAGS_warmup) < 0) {
     std::cerr << "usage: fewshot-bench [--target=host:port] [--requests=N] "
-                 "<support_dir> <queries>...\n";
+                 "[--rpc=adapt,predict,classify,add_examples|all "
+                 "--concurrency=1,8,32 --duration_s=S --rate=R "
+                 "--format=table|csv|json] <support_dir> <queries>...\n";
     return 2;
   }
 
@@ -79,8 +269,8 @@ int Run(int argc, char** argv) {
   absl::StatusOr<std::vector<v1::LabeledExample>> support =
       ReadSupportFolder(args[1]);
   if (!support.ok()) return Fail(support.status());
-  absl::StatusOr<std::vector<QueryFile>> queries = ReadQueryFiles(
-      std::vector<std::string>(args.begin() + 2, args.end()));
+  absl::StatusOr<std::vector<QueryFile>> queries =
+      ReadQueryFiles(std::vector<std::string>(args.begin() + 2, args.end()));
   if (!queries.ok()) return Fail(queries.status());
   ClientOptions options;
   options.target = absl::GetFlag(FLAGS_target);
@@ -90,61 +280,32 @@ int Run(int argc, char** argv) {
       FewShotClient::Connect(options);
   if (!client.ok()) return Fail(client.status());
 
-  // Build the requests once.
-  v1::AdaptRequest adapt;
+  // Build the requests once, against one adaptation, and measure its size.
+  BenchRequests requests;
   for (const v1::LabeledExample& example : *support) {
-    *adapt.add_support() = example;
+    *requests.adapt.add_support() = example;
   }
-  v1::ClassifyRequest classify;
-  *classify.mutable_support() = adapt.support();
+  *requests.classify.mutable_support() = requests.adapt.support();
   for (const QueryFile& query : *queries) {
-    *classify.add_queries() = query.example;
+    *requests.classify.add_queries() = query.example;
   }
-  absl::StatusOr<v1::AdaptResponse> adapted = (*client)->Adapt(adapt);
+  absl::StatusOr<v1::AdaptResponse> adapted = (*client)->Adapt(requests.adapt);
   if (!adapted.ok()) return Fail(adapted.status());
-  v1::PredictRequest predict_all;
-  predict_all.set_adaptation_id(adapted->adaptation_id());
-  *predict_all.mutable_queries() = classify.queries();
-  v1::PredictRequest predict_one = predict_all;
-  predict_one.mutable_queries()->DeleteSubrange(
-      1, predict_one.queries_size() - 1);
+  absl::StatusOr<v1::GetAdaptationResponse> adaptation =
+      (*client)->GetAdaptation(adapted->adaptation_id());
+  if (!adaptation.ok()) return Fail(adaptation.status());
+  requests.predict_all.set_adaptation_id(adapted->adaptation_id());
+  *requests.predict_all.mutable_queries() = requests.classify.queries();
+  requests.predict_some = requests.predict_all;
+  const int kept = std::max(1, std::min(absl::GetFlag(FLAGS_queries),
+                                        requests.predict_some.queries_size()));
+  requests.predict_some.mutable_queries()->DeleteSubrange(
+      kept, requests.predict_some.queries_size() - kept);
 
-  // Measure each RPC in turn.
-  const int warmup = absl::GetFlag(FLAGS_warmup);
-  const int requests = absl::GetFlag(FLAGS_requests);
-  struct Row {
-    std::string name;
-    absl::StatusOr<LatencySummary> latency;
-  };
-  std::vector<Row> rows;
-  rows.push_back({absl::StrFormat("Adapt (%d support)", adapt.support_size()),
-                  Measure(warmup, requests, [&] {
-                    return (*client)->Adapt(adapt).status();
-                  })});
-  rows.push_back({"Predict (1 query)", Measure(warmup, requests, [&] {
-                    return (*client)->Predict(predict_one).status();
-                  })});
-  rows.push_back(
-      {absl::StrFormat("Predict (%d queries)", predict_all.queries_size()),
-       Measure(warmup, requests, [&] {
-         return (*client)->Predict(predict_all).status();
-       })});
-  rows.push_back({absl::StrFormat("Classify (%d + %d)", adapt.support_size(),
-                                  classify.queries_size()),
-                  Measure(warmup, requests, [&] {
-                    return (*client)->Classify(classify).status();
-                  })});
-
-  // Report.
-  std::cout << absl::StrFormat("%-24s %9s %9s %9s %9s  (ms, %d calls each)\n",
-                               "rpc", "p50", "p90", "p99", "mean", requests);
-  for (const Row& row : rows) {
-    if (!row.latency.ok()) return Fail(row.latency.status());
-    std::cout << absl::StrFormat("%-24s %9.2f %9.2f %9.2f %9.2f\n", row.name,
-                                 row.latency->p50, row.latency->p90,
-                                 row.latency->p99, row.latency->mean);
+  if (absl::GetFlag(FLAGS_rpc).empty()) {
+    return RunOneAtATime(**client, requests, adaptation->size_bytes());
   }
-  return 0;
+  return RunLoadSweep(**client, requests, adaptation->size_bytes());
 }
 
 }  // namespace

@@ -182,28 +182,29 @@ TEST(ServerIntegrationTest, SigtermLetsInFlightCallsFinish) {
   ASSERT_NE(client, nullptr);
   const v1::ClassifyRequest request = HeavyClassify(500);
 
-  // Start calls and wait until the server holds them all: one running and
-  // the rest waiting in its queue.
-  constexpr int kCalls = 3;
+  // Start calls and wait until the server holds at least two: one running
+  // and one or more waiting in its queue.
+  constexpr int kCalls = 4;
   std::vector<absl::Status> results(kCalls);
   std::vector<std::thread> callers;
   for (int i = 0; i < kCalls; ++i) {
     callers.emplace_back(
         [&, i] { results[i] = client->Classify(request).status(); });
   }
-  bool all_in_flight = false;
+  bool call_queued = false;
   const absl::Time give_up = absl::Now() + absl::Seconds(20);
-  while (!all_in_flight && absl::Now() < give_up) {
-    all_in_flight = SampleValue(ScrapeMetrics((*server)->metrics_port()),
-                                "fewshot_queue_depth") == kCalls - 1;
-    if (!all_in_flight) absl::SleepFor(absl::Milliseconds(5));
+  while (!call_queued && absl::Now() < give_up) {
+    call_queued = SampleValue(ScrapeMetrics((*server)->metrics_port()),
+                                "fewshot_queue_depth") >= 1;
+    if (!call_queued) absl::SleepFor(absl::Milliseconds(5));
   }
 
-  // SIGTERM: every call already on the server still succeeds.
+  // SIGTERM: every call already on the server still succeeds, including
+  // the queued ones.
   ASSERT_TRUE((*server)->Signal(SIGTERM).ok());
   for (std::thread& caller : callers) caller.join();
-  ASSERT_TRUE(all_in_flight)
-      << "the calls finished before all of them were queued";
+  ASSERT_TRUE(call_queued)
+      << "no call was ever queued behind a running one";
   for (const absl::Status& result : results) EXPECT_TRUE(result.ok()) << result;
   absl::StatusOr<int> exit_code = (*server)->WaitForExit(absl::Seconds(20));
   ASSERT_TRUE(exit_code.ok()) << exit_code.status();

@@ -1,0 +1,121 @@
+// Implements RunLoad: one thread per caller, a shared call counter that
+// hands out indices and enforces the request bound, per-thread results
+// merged at the end.
+#include "client/load_generator.h"
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace fewshot::client {
+namespace {
+
+// Checks that the options describe a bounded run.
+absl::Status CheckOptions(const LoadOptions& options) {
+  if (options.concurrency < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("concurrency: expected >= 1, got ", options.concurrency));
+  }
+  if (options.requests < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("requests: expected >= 0, got ", options.requests));
+  }
+  if (options.duration < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("duration: expected >= 0, got ",
+                     absl::FormatDuration(options.duration)));
+  }
+  if (options.rate < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("rate: expected >= 0, got ", options.rate));
+  }
+  if (options.requests == 0 && options.duration == absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "requests, duration: expected at least one > 0, got both 0");
+  }
+  return absl::OkStatus();
+}
+
+// Adds the calls of one caller to the run's result.
+void Merge(LoadResult& part, LoadResult& total) {
+  total.ok += part.ok;
+  total.ok_latencies_ms.insert(total.ok_latencies_ms.end(),
+                               part.ok_latencies_ms.begin(),
+                               part.ok_latencies_ms.end());
+  for (const auto& [code, count] : part.errors) total.errors[code] += count;
+  if (total.first_error.ok()) total.first_error = part.first_error;
+}
+
+}  // namespace
+
+double LoadResult::Throughput() const {
+  const double seconds = absl::ToDoubleSeconds(elapsed);
+  return seconds > 0 ? static_cast<double>(ok) / seconds : 0;
+}
+
+absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options,
+                                   const LoadCall& call) {
+  if (absl::Status status = CheckOptions(options); !status.ok()) {
+    return status;
+  }
+
+  // Fix the bounds of the run.
+  const absl::Time start = absl::Now();
+  const absl::Time stop = options.duration > absl::ZeroDuration()
+                              ? start + options.duration
+                              : absl::InfiniteFuture();
+  std::atomic<int64_t> next_index{0};
+
+  // Each caller takes the next index until a bound is reached; in fixed-rate
+  // mode it waits until that call is due and times it from then.
+  std::vector<LoadResult> parts(options.concurrency);
+  auto caller = [&](LoadResult& part) {
+    while (true) {
+      const int64_t index = next_index.fetch_add(1);
+      if (options.requests > 0 && index >= options.requests) return;
+      absl::Time begin = absl::Now();
+      if (options.rate > 0) {
+        begin =
+            start + absl::Seconds(static_cast<double>(index) / options.rate);
+        if (begin >= stop) return;
+        absl::SleepFor(std::max(begin - absl::Now(), absl::ZeroDuration()));
+      } else if (begin >= stop) {
+        return;
+      }
+
+      const absl::Status status = call(index);
+      const double milliseconds =
+          absl::ToDoubleMilliseconds(absl::Now() - begin);
+      if (status.ok()) {
+        ++part.ok;
+        part.ok_latencies_ms.push_back(milliseconds);
+      } else {
+        ++part.errors[status.code()];
+        if (part.first_error.ok()) part.first_error = status;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  threads.reserve(options.concurrency);
+  for (LoadResult& part : parts) {
+    threads.emplace_back(caller, std::ref(part));
+  }
+  for (std::thread& thread : threads) thread.join();
+
+  // Merge what the callers saw.
+  LoadResult result;
+  result.elapsed = absl::Now() - start;
+  for (LoadResult& part : parts) Merge(part, result);
+  return result;
+}
+
+}  // namespace fewshot::client

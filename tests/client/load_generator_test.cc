@@ -1,0 +1,179 @@
+// Tests RunLoad: option checks, the request and duration bounds, the fixed
+// rate, error counting, and a run against an in-process fake server on
+// loopback over real gRPC.
+#include "client/load_generator.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <set>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/fewshot_client.h"
+#include "fewshot/v1/fewshot_service.grpc.pb.h"
+#include "gtest/gtest.h"
+
+namespace fewshot::client {
+namespace {
+
+TEST(RunLoadTest, RejectsUnboundedRun) {
+  std::atomic<int> calls{0};
+  LoadOptions options;
+
+  absl::StatusOr<LoadResult> result = RunLoad(options, [&](int64_t) {
+    ++calls;
+    return absl::OkStatus();
+  });
+
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(calls, 0);
+}
+
+TEST(RunLoadTest, RejectsZeroConcurrency) {
+  LoadOptions options;
+  options.concurrency = 0;
+  options.requests = 10;
+
+  absl::StatusOr<LoadResult> result =
+      RunLoad(options, [](int64_t) { return absl::OkStatus(); });
+
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(RunLoadTest, MakesEachRequestIndexOnce) {
+  absl::Mutex mutex;
+  std::multiset<int64_t> indices;
+  LoadOptions options;
+  options.concurrency = 4;
+  options.requests = 100;
+
+  absl::StatusOr<LoadResult> result = RunLoad(options, [&](int64_t index) {
+    absl::MutexLock lock(&mutex);
+    indices.insert(index);
+    return absl::OkStatus();
+  });
+
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->ok, 100);
+  EXPECT_EQ(result->ok_latencies_ms.size(), 100);
+  EXPECT_TRUE(result->errors.empty());
+  EXPECT_TRUE(result->first_error.ok());
+  ASSERT_EQ(indices.size(), 100);
+  for (int64_t i = 0; i < 100; ++i) EXPECT_EQ(indices.count(i), 1) << i;
+}
+
+TEST(RunLoadTest, CountsErrorsByCodeWithoutStopping) {
+  LoadOptions options;
+  options.concurrency = 3;
+  options.requests = 30;
+
+  absl::StatusOr<LoadResult> result = RunLoad(options, [](int64_t index) {
+    if (index % 3 == 0) return absl::ResourceExhaustedError("queue full");
+    if (index % 3 == 1) return absl::DeadlineExceededError("late");
+    return absl::OkStatus();
+  });
+
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->ok, 10);
+  EXPECT_EQ(result->ok_latencies_ms.size(), 10);
+  ASSERT_EQ(result->errors.size(), 2);
+  EXPECT_EQ(result->errors.at(absl::StatusCode::kResourceExhausted), 10);
+  EXPECT_EQ(result->errors.at(absl::StatusCode::kDeadlineExceeded), 10);
+  EXPECT_FALSE(result->first_error.ok());
+}
+
+TEST(RunLoadTest, StopsStartingCallsAfterDuration) {
+  LoadOptions options;
+  options.concurrency = 2;
+  options.duration = absl::Milliseconds(200);
+
+  absl::StatusOr<LoadResult> result = RunLoad(options, [](int64_t) {
+    absl::SleepFor(absl::Milliseconds(10));
+    return absl::OkStatus();
+  });
+
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_GT(result->ok, 0);
+  EXPECT_GE(result->elapsed, absl::Milliseconds(200));
+  EXPECT_LT(result->elapsed, absl::Seconds(5));
+  EXPECT_GT(result->Throughput(), 0);
+}
+
+TEST(RunLoadTest, FixedRateSpacesCallStarts) {
+  LoadOptions options;
+  options.concurrency = 4;
+  options.requests = 20;
+  options.rate = 100;
+
+  absl::StatusOr<LoadResult> result =
+      RunLoad(options, [](int64_t) { return absl::OkStatus(); });
+
+  // Call 19 is due 190 ms after the start.
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->ok, 20);
+  EXPECT_GE(result->elapsed, absl::Milliseconds(190));
+}
+
+// Answers Predict, or RESOURCE_EXHAUSTED for the adaptation id "full".
+// Counts the calls it receives.
+class FakeFewShot final : public v1::FewShot::Service {
+ public:
+  grpc::Status Predict(grpc::ServerContext* context,
+                       const v1::PredictRequest* request,
+                       v1::PredictResponse* response) override {
+    ++calls;
+    if (request->adaptation_id() == "full") {
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "queue full");
+    }
+    response->add_predictions();
+    return grpc::Status::OK;
+  }
+
+  std::atomic<int> calls{0};
+};
+
+TEST(RunLoadTest, DrivesFakeServerOverGrpc) {
+  FakeFewShot service;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  ASSERT_GT(port, 0);
+  ClientOptions client_options;
+  client_options.target = absl::StrCat("127.0.0.1:", port);
+  client_options.timeout = absl::Seconds(5);
+  client_options.max_attempts = 1;
+  absl::StatusOr<std::unique_ptr<FewShotClient>> client =
+      FewShotClient::Connect(client_options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  LoadOptions options;
+  options.concurrency = 8;
+  options.requests = 40;
+
+  absl::StatusOr<LoadResult> result = RunLoad(options, [&](int64_t index) {
+    v1::PredictRequest request;
+    request.set_adaptation_id(index % 4 == 0 ? "full" : "id");
+    return (*client)->Predict(request).status();
+  });
+  server->Shutdown();
+
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->ok, 30);
+  ASSERT_EQ(result->errors.size(), 1);
+  EXPECT_EQ(result->errors.at(absl::StatusCode::kResourceExhausted), 10);
+  EXPECT_EQ(result->first_error.message(), "queue full");
+  EXPECT_EQ(service.calls, 40);
+}
+
+}  // namespace
+}  // namespace fewshot::client
