@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
-bash scripts/build.sh
+bash scripts/build.sh fewshot-server fewshot-client fewshot-bench
 exec build/bin/fewshot-server --model_dir=models/omniglot-conv4 "$@"

@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
-bash scripts/build.sh -DFEWSHOT_BUILD_TESTS=ON
+FEWSHOT_CMAKE_ARGS=-DFEWSHOT_BUILD_TESTS=ON bash scripts/build.sh
 ctest --test-dir build --output-on-failure --timeout 600 -j 2
