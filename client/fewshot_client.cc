@@ -1,12 +1,15 @@
 // Implements FewShotClient: one deadline per attempt and exponential backoff
-// between attempts that failed with UNAVAILABLE.
+// between attempts that failed with UNAVAILABLE; StreamPredict's writer
+// thread.
 #include "client/fewshot_client.h"
 
 #include <grpcpp/grpcpp.h>
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -177,6 +180,34 @@ absl::StatusOr<v1::GetAdaptationResponse> FewShotClient::GetAdaptation(
       [&](grpc::ClientContext* context, v1::GetAdaptationResponse* response) {
         return stub_->GetAdaptation(context, request, response);
       });
+}
+
+absl::StatusOr<std::vector<v1::StreamPredictResponse>>
+FewShotClient::StreamPredict(
+    const std::vector<v1::StreamPredictRequest>& requests) {
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + options_.timeout));
+  std::unique_ptr<grpc::ClientReaderWriter<v1::StreamPredictRequest,
+                                           v1::StreamPredictResponse>>
+      stream = stub_->StreamPredict(&context);
+
+  // Send from another thread, so that a long stream cannot stall on flow
+  // control while nobody reads; half-close after the last message.
+  std::thread writer([&requests, &stream] {
+    for (const v1::StreamPredictRequest& request : requests) {
+      if (!stream->Write(request)) break;
+    }
+    stream->WritesDone();
+  });
+
+  // Read every answer, then the call's own status.
+  std::vector<v1::StreamPredictResponse> responses;
+  v1::StreamPredictResponse response;
+  while (stream->Read(&response)) responses.push_back(std::move(response));
+  writer.join();
+  const grpc::Status status = stream->Finish();
+  if (!status.ok()) return FromGrpcStatus(status);
+  return responses;
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {

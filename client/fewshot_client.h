@@ -1,6 +1,7 @@
 // A small C++ client library for the fewshot.v1 service, for other C++
 // services to link. It applies a deadline to every call and retries calls
-// that failed with UNAVAILABLE (the server was not reachable) with backoff.
+// that failed with UNAVAILABLE (the server was not reachable) with backoff
+// (streams are not retried).
 // NOTE: AddExamples and Feedback are not idempotent; a retry after a
 // connection lost mid-call may add the examples twice.
 //
@@ -13,6 +14,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -59,6 +61,11 @@ class FewShotClient {
       const std::string& adaptation_id, const std::string& label);
   absl::StatusOr<v1::GetAdaptationResponse> GetAdaptation(
       const std::string& adaptation_id);
+  // Sends `requests` on one StreamPredict call, half-closes it, and
+  // returns the responses in order (each with its own status). The whole
+  // stream has one deadline, options.timeout, and is not retried.
+  absl::StatusOr<std::vector<v1::StreamPredictResponse>> StreamPredict(
+      const std::vector<v1::StreamPredictRequest>& requests);
 
  private:
   FewShotClient(ClientOptions options, std::unique_ptr<v1::FewShot::Stub> stub);

@@ -1,5 +1,5 @@
-// Implements RunForCall: hand-off to the pool, then a wait that watches the
-// call's deadline and cancellation.
+// Implements CallDeadline and RunForCall: hand-off to the pool, then a wait
+// that watches the call's deadline and cancellation.
 #include "server/call_runner.h"
 
 #include <algorithm>
@@ -29,7 +29,8 @@ struct PendingWork {
   absl::Notification done;
 };
 
-// The call's deadline as absl::Time; "no deadline" becomes infinite.
+}  // namespace
+
 absl::Time CallDeadline(const grpc::ServerContext& context) {
   const std::chrono::system_clock::time_point deadline = context.deadline();
   if (deadline == std::chrono::system_clock::time_point::max()) {
@@ -37,8 +38,6 @@ absl::Time CallDeadline(const grpc::ServerContext& context) {
   }
   return absl::FromChrono(deadline);
 }
-
-}  // namespace
 
 absl::Status RunForCall(const grpc::ServerContext& context, ThreadPool& pool,
                         absl::AnyInvocable<absl::Status() &&> work) {

@@ -14,9 +14,13 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
+#include "absl/time/time.h"
 #include "server/thread_pool.h"
 
 namespace fewshot::server {
+
+// The call's deadline; "no deadline" becomes absl::InfiniteFuture().
+absl::Time CallDeadline(const grpc::ServerContext& context);
 
 // Submits `work` to `pool` and blocks until it finishes, returning its
 // status. Returns early, without waiting for the work, with

@@ -71,7 +71,8 @@ std::vector<std::string> ServableMethodNames(
 
 absl::StatusOr<std::unique_ptr<FewShotService>> FewShotService::Create(
     core::ModelBundle bundle, const RequestLimits& limits,
-    AdaptationStore* store, ThreadPool* pool, ServerMetrics* metrics) {
+    EmbeddingBatcherOptions batching, AdaptationStore* store, ThreadPool* pool,
+    ServerMetrics* metrics) {
   // Pick the methods to offer.
   std::vector<std::string> method_names =
       ServableMethodNames(bundle.metadata.methods);
@@ -91,11 +92,27 @@ absl::StatusOr<std::unique_ptr<FewShotService>> FewShotService::Create(
   std::string fingerprint = core::EncoderFingerprint(*bundle.encoder);
   auto encoder = std::make_unique<core::Encoder>(std::move(bundle.encoder),
                                                  bundle.metadata.preprocessing);
-  return std::unique_ptr<FewShotService>(new FewShotService(
+  std::unique_ptr<FewShotService> service(new FewShotService(
       std::move(bundle.metadata), std::move(fingerprint), std::move(encoder),
       std::move(methods), std::move(method_names), limits, store, pool,
       metrics));
+
+  // Put the batcher in front of the encoder.
+  const core::Encoder* network = service->encoder_.get();
+  batching.on_batch = [metrics](int64_t images) {
+    metrics->RecordEncoderBatch(images);
+  };
+  FEWSHOT_ASSIGN_OR_RETURN(service->batcher_,
+                           EmbeddingBatcher::Create(
+                               std::move(batching),
+                               [network](const torch::Tensor& batch) {
+                                 return network->Embed(batch);
+                               },
+                               pool));
+  return service;
 }
+
+void FewShotService::Shutdown() { batcher_->Shutdown(); }
 
 FewShotService::FewShotService(
     core::BundleMetadata metadata, std::string encoder_fingerprint,
@@ -191,6 +208,14 @@ grpc::Status FewShotService::GetAdaptation(
                 DoGetAdaptation(*request, response));
 }
 
+grpc::Status FewShotService::StreamPredict(
+    grpc::ServerContext* context,
+    grpc::ServerReaderWriter<v1::StreamPredictResponse,
+                             v1::StreamPredictRequest>* stream) {
+  const absl::Time start = absl::Now();
+  return Finish(Rpc::kStreamPredict, start, DoStreamPredict(*context, stream));
+}
+
 absl::Status FewShotService::DoAdapt(const grpc::ServerContext& context,
                                      const v1::AdaptRequest& request,
                                      v1::AdaptResponse* response) {
@@ -205,14 +230,14 @@ absl::Status FewShotService::DoAdapt(const grpc::ServerContext& context,
                       image_limits_));
   IndexedLabels labels = IndexSupportLabels(request.support());
 
-  // Embed and build the state on a worker.
+  // Embed through the batcher, then build the state on a worker.
+  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor embeddings,
+                           EmbedForCall(context, std::move(inputs)));
   auto state = std::make_shared<core::AdaptationState>();
   FEWSHOT_RETURN_IF_ERROR(RunForCall(
       context, *pool_,
-      [this, &method, inputs = std::move(inputs), labels = std::move(labels),
-       state]() mutable {
-        FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor embeddings,
-                                 encoder_->Embed(inputs));
+      [this, &method, embeddings = std::move(embeddings),
+       labels = std::move(labels), state]() mutable {
         return BuildState(method, metadata_.version, std::move(embeddings),
                           std::move(labels), state.get());
       }));
@@ -251,19 +276,15 @@ absl::Status FewShotService::DoPredict(const grpc::ServerContext& context,
       QueriesToInputs(request.queries(), metadata_.preprocessing,
                       image_limits_));
 
-  // Embed and score on a worker.
-  auto predictions = std::make_shared<std::vector<core::ClassPrediction>>();
-  const core::AdaptationMethod& scorer = *method;
-  FEWSHOT_RETURN_IF_ERROR(RunForCall(
-      context, *pool_,
-      [this, &scorer, state, inputs = std::move(inputs), predictions] {
-        FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor embeddings,
-                                 encoder_->Embed(inputs));
-        return ScoreQueries(scorer, *state, embeddings, predictions.get());
-      }));
+  // Embed through the batcher; scoring is cheap, so it runs here.
+  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor embeddings,
+                           EmbedForCall(context, std::move(inputs)));
+  std::vector<core::ClassPrediction> predictions;
+  FEWSHOT_RETURN_IF_ERROR(
+      ScoreQueries(*method, *state, embeddings, &predictions));
 
   // Reply.
-  for (const core::ClassPrediction& prediction : *predictions) {
+  for (const core::ClassPrediction& prediction : predictions) {
     *response->add_predictions() = ToProtoPrediction(prediction, state->labels);
   }
   response->set_model_version(metadata_.version);
@@ -289,22 +310,22 @@ absl::Status FewShotService::DoClassify(const grpc::ServerContext& context,
                       image_limits_));
   IndexedLabels labels = IndexSupportLabels(request.support());
 
-  // One forward pass over support and queries, then build and score, on a
-  // worker. Nothing is kept.
+  // One forward pass over support and queries through the batcher, then
+  // build and score on a worker. Nothing is kept.
+  const int64_t support_count = support.size(0);
+  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor batch,
+                           core::CallTorch("batching", [&] {
+                             return torch::cat({support, queries}, /*dim=*/0);
+                           }));
+  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor embeddings,
+                           EmbedForCall(context, std::move(batch)));
   auto state = std::make_shared<core::AdaptationState>();
   auto predictions = std::make_shared<std::vector<core::ClassPrediction>>();
   FEWSHOT_RETURN_IF_ERROR(RunForCall(
       context, *pool_,
-      [this, &method, support = std::move(support),
-       queries = std::move(queries), labels = std::move(labels), state,
+      [this, &method, support_count, embeddings = std::move(embeddings),
+       labels = std::move(labels), state,
        predictions]() mutable -> absl::Status {
-        const int64_t support_count = support.size(0);
-        FEWSHOT_ASSIGN_OR_RETURN(
-            torch::Tensor batch, core::CallTorch("batching", [&] {
-              return torch::cat({support, queries}, /*dim=*/0);
-            }));
-        FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor embeddings,
-                                 encoder_->Embed(batch));
         FEWSHOT_RETURN_IF_ERROR(BuildState(
             method, metadata_.version,
             embeddings.slice(/*dim=*/0, /*start=*/0, /*end=*/support_count),
@@ -473,6 +494,44 @@ absl::Status FewShotService::DoGetAdaptation(
   return absl::OkStatus();
 }
 
+absl::Status FewShotService::DoStreamPredict(
+    const grpc::ServerContext& context,
+    grpc::ServerReaderWriter<v1::StreamPredictResponse,
+                             v1::StreamPredictRequest>* stream) {
+  std::string adaptation_id;
+  v1::StreamPredictRequest request;
+  while (stream->Read(&request)) {
+    // A message may name another adaptation; an empty id keeps the last.
+    if (!request.adaptation_id().empty()) {
+      adaptation_id = request.adaptation_id();
+    }
+    v1::PredictRequest predict;
+    predict.set_adaptation_id(adaptation_id);
+    predict.mutable_queries()->Swap(request.mutable_queries());
+
+    // Predict; only the end of the call itself ends the stream.
+    v1::PredictResponse predicted;
+    const absl::Status status = DoPredict(context, predict, &predicted);
+    if (status.code() == absl::StatusCode::kCancelled ||
+        status.code() == absl::StatusCode::kDeadlineExceeded ||
+        status.code() == absl::StatusCode::kUnavailable) {
+      return status;
+    }
+
+    // Answer this message, with its own status.
+    v1::StreamPredictResponse response;
+    response.set_sequence(request.sequence());
+    response.set_status_code(static_cast<int32_t>(status.code()));
+    response.set_status_message(std::string(status.message()));
+    response.mutable_predictions()->Swap(predicted.mutable_predictions());
+    response.set_model_version(metadata_.version);
+    if (!stream->Write(response)) {
+      return absl::CancelledError("the client stopped reading the stream");
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::shared_ptr<const core::AdaptationState>>
 FewShotService::LoadState(const std::string& id) {
   FEWSHOT_ASSIGN_OR_RETURN(std::shared_ptr<const core::AdaptationState> state,
@@ -543,14 +602,8 @@ FewShotService::EditState(
 
 absl::StatusOr<torch::Tensor> FewShotService::EmbedForCall(
     const grpc::ServerContext& context, torch::Tensor inputs) {
-  auto embeddings = std::make_shared<torch::Tensor>();
-  FEWSHOT_RETURN_IF_ERROR(RunForCall(
-      context, *pool_,
-      [this, inputs = std::move(inputs), embeddings]() -> absl::Status {
-        FEWSHOT_ASSIGN_OR_RETURN(*embeddings, encoder_->Embed(inputs));
-        return absl::OkStatus();
-      }));
-  return *embeddings;
+  return batcher_->Embed(std::move(inputs), CallDeadline(context),
+                         [&context] { return context.IsCancelled(); });
 }
 
 void FewShotService::ReportStoreSize() {

@@ -1,20 +1,23 @@
 // The fewshot.v1.FewShot gRPC service. Handlers are thin: validate the
 // request, convert it to tensors on the calling thread, run the forward
-// pass and the method's work on the worker pool, and reply. Edits of kept
+// pass through the embedding batcher (which merges concurrent calls' images
+// into one pass on the worker pool), run the method's building work on the
+// pool and its scoring on the calling thread, and reply. Edits of kept
 // adaptations (AddExamples, Feedback, Remove*) copy the state, change the
 // copy incrementally and store it with a revision check. Every call's
 // latency and status code are recorded in the metrics.
 //
 // Example:
 //   absl::StatusOr<std::unique_ptr<FewShotService>> service =
-//       FewShotService::Create(std::move(bundle), limits, &store, &pool,
-//                              &metrics);
+//       FewShotService::Create(std::move(bundle), limits, batching, &store,
+//                              &pool, &metrics);
 //   builder.RegisterService(service->get());
 #ifndef FEWSHOT_SERVER_FEWSHOT_SERVICE_H_
 #define FEWSHOT_SERVER_FEWSHOT_SERVICE_H_
 
 #include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
+#include <grpcpp/support/sync_stream.h>
 
 #include <functional>
 #include <memory>
@@ -31,6 +34,7 @@
 #include "core/model/encoder.h"
 #include "fewshot/v1/fewshot_service.grpc.pb.h"
 #include "server/adaptation_store.h"
+#include "server/embedding_batcher.h"
 #include "server/metrics.h"
 #include "server/request_limits.h"
 #include "server/request_validation.h"
@@ -40,20 +44,27 @@ namespace fewshot::server {
 
 // Thread-safe: gRPC calls the handlers from many threads.
 //
-// NOTE: work queued on the pool refers to the service, so the pool must be
-// shut down (which drains it) before the service is destroyed.
+// NOTE: work queued on the pool refers to the service, so the service's
+// Shutdown() and then the pool's (which drain them) must run before the
+// service is destroyed.
 class FewShotService final : public v1::FewShot::Service {
  public:
   // Takes the model from `bundle` and offers the methods this build knows
   // that the bundle lists. `store`, `pool` and `metrics` are borrowed and
-  // must outlive the service. Returns FAILED_PRECONDITION when the bundle
-  // lists no method this build knows.
+  // must outlive the service; `batching` sets up the encoder's batcher
+  // (its on_batch is replaced by the metrics). Returns FAILED_PRECONDITION
+  // when the bundle lists no method this build knows, INVALID_ARGUMENT for
+  // bad batching options.
   static absl::StatusOr<std::unique_ptr<FewShotService>> Create(
       core::ModelBundle bundle, const RequestLimits& limits,
-      AdaptationStore* store, ThreadPool* pool, ServerMetrics* metrics);
+      EmbeddingBatcherOptions batching, AdaptationStore* store,
+      ThreadPool* pool, ServerMetrics* metrics);
 
   FewShotService(const FewShotService&) = delete;
   FewShotService& operator=(const FewShotService&) = delete;
+
+  // Runs the encoder work already queued and refuses more. Idempotent.
+  void Shutdown();
 
   // \see fewshot/v1/fewshot_service.proto.
   grpc::Status GetModelInfo(grpc::ServerContext* context,
@@ -86,6 +97,12 @@ class FewShotService final : public v1::FewShot::Service {
   grpc::Status GetAdaptation(grpc::ServerContext* context,
                              const v1::GetAdaptationRequest* request,
                              v1::GetAdaptationResponse* response) override;
+  // Answers each message on the calling thread, in order; concurrent
+  // streams still share encoder batches.
+  grpc::Status StreamPredict(
+      grpc::ServerContext* context,
+      grpc::ServerReaderWriter<v1::StreamPredictResponse,
+                               v1::StreamPredictRequest>* stream) override;
 
  private:
   using MethodMap =
@@ -120,6 +137,10 @@ class FewShotService final : public v1::FewShot::Service {
                              v1::RemoveClassResponse* response);
   absl::Status DoGetAdaptation(const v1::GetAdaptationRequest& request,
                                v1::GetAdaptationResponse* response);
+  absl::Status DoStreamPredict(
+      const grpc::ServerContext& context,
+      grpc::ServerReaderWriter<v1::StreamPredictResponse,
+                               v1::StreamPredictRequest>* stream);
 
   // The state kept under `id`, usable with this server's model: a state
   // of another model version with the same encoder weights is rebuilt
@@ -140,7 +161,8 @@ class FewShotService final : public v1::FewShot::Service {
       const std::function<absl::Status(const core::AdaptationMethod&,
                                        core::AdaptationState*)>& edit);
 
-  // Embeds a batch of model inputs [n, C, H, W] on the worker pool.
+  // Embeds model inputs [n, C, H, W] through the batcher, within the
+  // call's deadline and cancellation.
   absl::StatusOr<torch::Tensor> EmbedForCall(const grpc::ServerContext& context,
                                              torch::Tensor inputs);
 
@@ -158,6 +180,8 @@ class FewShotService final : public v1::FewShot::Service {
   const core::BundleMetadata metadata_;
   const std::string encoder_fingerprint_;
   const std::unique_ptr<core::Encoder> encoder_;
+  // Set once by Create; runs encoder_, so it is declared after it.
+  std::unique_ptr<EmbeddingBatcher> batcher_;
   const MethodMap methods_;
   const std::string default_method_;
   const RequestValidator validator_;

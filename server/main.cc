@@ -38,6 +38,12 @@ ABSL_FLAG(int, torch_threads, 1, "LibTorch intra-op threads");
 ABSL_FLAG(int, workers, 2, "worker threads running the model");
 ABSL_FLAG(int, queue_capacity, 64,
           "requests that may wait for a worker; more are rejected at once");
+ABSL_FLAG(int, max_batch_size, 64,
+          "images per encoder forward pass; concurrent calls are merged up "
+          "to this (1 disables merging)");
+ABSL_FLAG(int64_t, max_batch_delay_us, 0,
+          "microseconds a call may wait for others to join its forward pass; "
+          "calls that queue while the workers are busy are merged anyway");
 ABSL_FLAG(int, max_adaptations, 10000,
           "adaptations kept in memory; the least recently used is evicted");
 ABSL_FLAG(std::string, store, "memory",
@@ -75,6 +81,9 @@ fewshot::server::ServerOptions OptionsFromFlags() {
   options.model_dir = absl::GetFlag(FLAGS_model_dir);
   options.workers = absl::GetFlag(FLAGS_workers);
   options.queue_capacity = absl::GetFlag(FLAGS_queue_capacity);
+  options.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  options.max_batch_delay =
+      absl::Microseconds(absl::GetFlag(FLAGS_max_batch_delay_us));
   options.store = absl::GetFlag(FLAGS_store);
   options.store_dir = absl::GetFlag(FLAGS_store_dir);
   options.redis_address = absl::GetFlag(FLAGS_redis_address);
@@ -132,7 +141,9 @@ int main(int argc, char** argv) {
                             ? std::string("(disabled)")
                             : options.metrics_address)
                     << "; store " << options.store << "; " << options.workers
-                    << " workers; " << torch_threads << " torch threads";
+                    << " workers; " << torch_threads
+                    << " torch threads; batches of up to "
+                    << options.max_batch_size << " images";
 
   // Shut down on the first SIGINT or SIGTERM.
   std::thread signal_waiter([&shutdown_signals, &server] {

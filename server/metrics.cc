@@ -17,6 +17,14 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   return *kBuckets;
 }
 
+// Images per encoder forward pass: 1 to 512.
+const prometheus::Histogram::BucketBoundaries& BatchSizeBuckets() {
+  static const auto* const kBuckets =
+      new prometheus::Histogram::BucketBoundaries{1,  2,  4,   8,   16,
+                                                  32, 64, 128, 256, 512};
+  return *kBuckets;
+}
+
 // Builds a label-less counter family and returns its one counter.
 prometheus::Counter& SingleCounter(prometheus::Registry& registry,
                                    const std::string& name,
@@ -60,6 +68,8 @@ const char* RpcName(Rpc rpc) {
       return "RemoveClass";
     case Rpc::kGetAdaptation:
       return "GetAdaptation";
+    case Rpc::kStreamPredict:
+      return "StreamPredict";
   }
   return "Unknown";
 }
@@ -115,6 +125,14 @@ ServerMetrics::ServerMetrics(const std::string& model_name,
         {{"rpc", RpcName(static_cast<Rpc>(i))}}, LatencyBuckets());
   }
 
+  batch_size_ = &prometheus::BuildHistogram()
+                     .Name("fewshot_batch_size")
+                     .Help(
+                         "Images per encoder forward pass, after the "
+                         "batcher merged concurrent calls.")
+                     .Register(*registry_)
+                     .Add({}, BatchSizeBuckets());
+
   // The model being served, as labels of a constant 1.
   prometheus::BuildGauge()
       .Name("fewshot_model_info")
@@ -167,6 +185,10 @@ void ServerMetrics::SetStoreBytes(int64_t bytes) {
 
 void ServerMetrics::SetQueueDepth(int64_t depth) {
   queue_depth_.Set(static_cast<double>(depth));
+}
+
+void ServerMetrics::RecordEncoderBatch(int64_t images) {
+  batch_size_->Observe(static_cast<double>(images));
 }
 
 std::string ServerMetrics::Render() const {

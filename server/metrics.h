@@ -1,7 +1,8 @@
 // The server's Prometheus metrics, registered once with help text: request
 // latency and outcome per RPC, adaptation, example and query counts, the
 // number and bytes of kept adaptations with evictions, expiries and
-// rebuilds, the work queue depth and the loaded model.
+// rebuilds, the work queue depth, the images per encoder forward pass and
+// the loaded model.
 //
 // Example:
 //   ServerMetrics metrics("omniglot-conv4", "1.0.0");
@@ -38,8 +39,9 @@ enum class Rpc {
   kRemoveExamples,
   kRemoveClass,
   kGetAdaptation,
+  kStreamPredict,
 };
-inline constexpr int kRpcCount = 10;
+inline constexpr int kRpcCount = 11;
 
 // The RPC's method name, e.g. "Adapt".
 const char* RpcName(Rpc rpc);
@@ -69,6 +71,8 @@ class ServerMetrics {
   // Approximate bytes the store holds in memory.
   void SetStoreBytes(int64_t bytes);
   void SetQueueDepth(int64_t depth);
+  // Observes the images of one encoder forward pass.
+  void RecordEncoderBatch(int64_t images);
 
   // The metrics in the Prometheus text exposition format.
   std::string Render() const;
@@ -86,6 +90,7 @@ class ServerMetrics {
   prometheus::Gauge& cached_adaptations_;
   prometheus::Gauge& store_bytes_;
   prometheus::Gauge& queue_depth_;
+  prometheus::Histogram* batch_size_ = nullptr;
 };
 
 }  // namespace fewshot::server

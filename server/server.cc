@@ -6,6 +6,7 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -44,6 +45,13 @@ absl::Status ValidateOptions(const ServerOptions& options) {
   FEWSHOT_RETURN_IF_ERROR(CheckAtLeast("workers", options.workers, 1));
   FEWSHOT_RETURN_IF_ERROR(
       CheckAtLeast("queue_capacity", options.queue_capacity, 0));
+  FEWSHOT_RETURN_IF_ERROR(
+      CheckAtLeast("max_batch_size", options.max_batch_size, 1));
+  if (options.max_batch_delay < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_batch_delay is ", absl::FormatDuration(options.max_batch_delay),
+        "; expected zero or more"));
+  }
   FEWSHOT_RETURN_IF_ERROR(
       CheckAtLeast("max_adaptations", options.max_adaptations, 1));
   FEWSHOT_RETURN_IF_ERROR(
@@ -151,9 +159,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
                           }}));
   FEWSHOT_ASSIGN_OR_RETURN(
       server->service_,
-      FewShotService::Create(std::move(bundle), options.limits,
-                             server->store_.get(), server->pool_.get(),
-                             metrics));
+      FewShotService::Create(
+          std::move(bundle), options.limits,
+          {.max_batch_size = options.max_batch_size,
+           .max_batch_delay = options.max_batch_delay,
+           .queue_capacity = std::max(1, options.queue_capacity),
+           .max_inflight_batches = options.workers},
+          server->store_.get(), server->pool_.get(), metrics));
 
   // Serve /metrics, unless disabled.
   if (!options.metrics_address.empty()) {
@@ -201,7 +213,9 @@ void Server::Shutdown() {
   grpc_server_->Shutdown(
       absl::ToChronoTime(absl::Now() + options_.shutdown_grace));
 
-  // Run what is left in the queue, then stop the workers.
+  // Run what is left in the batcher's queue and the pool's, then stop the
+  // workers.
+  service_->Shutdown();
   pool_->Shutdown();
 
   // Metrics last, so that the final counts can still be scraped.

@@ -9,8 +9,10 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "client/fewshot_client.h"
 #include "core/data/zip_archive.h"
 #include "fewshot/v1/fewshot_service.grpc.pb.h"
 #include "server/server.h"
@@ -302,6 +304,115 @@ TEST_F(FewShotServiceTest, BadRequestsAreInvalidArgument) {
   status = stub_->DeleteAdaptation(Context().get(),
                                    v1::DeleteAdaptationRequest(), &deleted);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// A StreamPredict message with `queries` of ThreeClasses() support
+// examples (by index) against `adaptation_id`.
+v1::StreamPredictRequest StreamMessage(uint64_t sequence,
+                                       const std::string& adaptation_id,
+                                       const std::vector<int>& queries) {
+  const google::protobuf::RepeatedPtrField<v1::LabeledExample> support =
+      ThreeClasses();
+  v1::StreamPredictRequest request;
+  request.set_sequence(sequence);
+  request.set_adaptation_id(adaptation_id);
+  for (int index : queries) *request.add_queries() = support[index].example();
+  return request;
+}
+
+TEST_F(FewShotServiceTest, StreamPredictAnswersEachMessageInOrder) {
+  const std::string id = AdaptThreeClasses();
+  std::unique_ptr<grpc::ClientContext> context = Context();
+  auto stream = stub_->StreamPredict(context.get());
+
+  // A good message, one without queries, one that keeps the first id, and
+  // one naming an unknown adaptation; then half-close.
+  ASSERT_TRUE(stream->Write(StreamMessage(1, id, {0, 4})));
+  ASSERT_TRUE(stream->Write(StreamMessage(2, "", {})));
+  ASSERT_TRUE(stream->Write(StreamMessage(3, "", {2})));
+  ASSERT_TRUE(stream->Write(StreamMessage(4, "no-such-id", {0})));
+  ASSERT_TRUE(stream->WritesDone());
+  std::vector<v1::StreamPredictResponse> responses;
+  v1::StreamPredictResponse response;
+  while (stream->Read(&response)) responses.push_back(response);
+  const grpc::Status status = stream->Finish();
+
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(responses.size(), 4u);
+  EXPECT_EQ(responses[0].sequence(), 1u);
+  EXPECT_EQ(responses[0].status_code(), 0);
+  ASSERT_EQ(responses[0].predictions_size(), 2);
+  EXPECT_EQ(responses[0].predictions(0).label(), "class-0");
+  EXPECT_EQ(responses[0].predictions(1).label(), "class-2");
+  EXPECT_EQ(responses[0].model_version(), testing::kRandomBundleVersion);
+  EXPECT_EQ(responses[1].sequence(), 2u);
+  EXPECT_EQ(responses[1].status_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(responses[1].status_message(), HasSubstr("queries"));
+  EXPECT_EQ(responses[1].predictions_size(), 0);
+  EXPECT_EQ(responses[2].sequence(), 3u);
+  EXPECT_EQ(responses[2].status_code(), 0);
+  ASSERT_EQ(responses[2].predictions_size(), 1);
+  EXPECT_EQ(responses[2].predictions(0).label(), "class-1");
+  EXPECT_EQ(responses[3].sequence(), 4u);
+  EXPECT_EQ(responses[3].status_code(), grpc::StatusCode::NOT_FOUND);
+}
+
+TEST_F(FewShotServiceTest, StreamPredictWithoutAnyIdIsAPerMessageError) {
+  std::unique_ptr<grpc::ClientContext> context = Context();
+  auto stream = stub_->StreamPredict(context.get());
+
+  ASSERT_TRUE(stream->Write(StreamMessage(7, "", {0})));
+  ASSERT_TRUE(stream->WritesDone());
+  v1::StreamPredictResponse response;
+  ASSERT_TRUE(stream->Read(&response));
+  EXPECT_FALSE(stream->Read(&response));
+  const grpc::Status status = stream->Finish();
+
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.sequence(), 7u);
+  EXPECT_EQ(response.status_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(response.status_message(), HasSubstr("adaptation_id"));
+}
+
+TEST_F(FewShotServiceTest, StreamPredictHalfCloseWithoutMessagesIsOk) {
+  std::unique_ptr<grpc::ClientContext> context = Context();
+  auto stream = stub_->StreamPredict(context.get());
+
+  ASSERT_TRUE(stream->WritesDone());
+  v1::StreamPredictResponse response;
+  EXPECT_FALSE(stream->Read(&response));
+  EXPECT_TRUE(stream->Finish().ok());
+}
+
+TEST_F(FewShotServiceTest, ClientStreamPredictAgreesWithPredict) {
+  const std::string id = AdaptThreeClasses();
+  absl::StatusOr<std::unique_ptr<client::FewShotClient>> client =
+      client::FewShotClient::Connect(
+          {.target = absl::StrCat("127.0.0.1:", server_->port())});
+  ASSERT_TRUE(client.ok()) << client.status();
+
+  std::vector<v1::StreamPredictRequest> requests;
+  for (int i = 0; i < 6; ++i) {
+    requests.push_back(StreamMessage(i, i == 0 ? id : "", {i}));
+  }
+  absl::StatusOr<std::vector<v1::StreamPredictResponse>> responses =
+      (*client)->StreamPredict(requests);
+  ASSERT_TRUE(responses.ok()) << responses.status();
+
+  ASSERT_EQ(responses->size(), 6u);
+  for (int i = 0; i < 6; ++i) {
+    v1::PredictRequest predict;
+    predict.set_adaptation_id(id);
+    *predict.add_queries() = requests[i].queries(0);
+    absl::StatusOr<v1::PredictResponse> predicted = (*client)->Predict(predict);
+    ASSERT_TRUE(predicted.ok()) << predicted.status();
+    const v1::StreamPredictResponse& streamed = (*responses)[i];
+    EXPECT_EQ(streamed.sequence(), static_cast<uint64_t>(i));
+    ASSERT_EQ(streamed.predictions_size(), 1);
+    EXPECT_EQ(streamed.predictions(0).label(),
+              predicted->predictions(0).label());
+    EXPECT_EQ(streamed.predictions(0).label(), absl::StrCat("class-", i / 2));
+  }
 }
 
 }  // namespace

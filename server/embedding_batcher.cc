@@ -1,0 +1,269 @@
+// Implements EmbeddingBatcher: the queue, the dispatcher that forms
+// batches, and the pool task that runs one and splits its output.
+#include "server/embedding_batcher.h"
+
+#include <algorithm>
+#include <atomic>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "core/util/torch_errors.h"
+
+namespace fewshot::server {
+namespace {
+
+// How often a waiting caller checks for cancellation.
+constexpr absl::Duration kCancellationPollInterval = absl::Milliseconds(20);
+
+}  // namespace
+
+// One caller's inputs and, once its batch ran, its rows. Shared by the
+// caller and the batch; either may outlive the other.
+struct EmbeddingBatcher::Submission {
+  torch::Tensor inputs;
+  int64_t images = 0;
+  absl::Time enqueued;
+  absl::Time deadline;
+  // Set by the caller when it stops waiting; the batch then drops it.
+  std::atomic<bool> abandoned{false};
+  // Written before `done` is notified.
+  absl::Status status;
+  torch::Tensor embeddings;
+  absl::Notification done;
+};
+
+absl::StatusOr<std::unique_ptr<EmbeddingBatcher>> EmbeddingBatcher::Create(
+    EmbeddingBatcherOptions options, EmbedFunction embed, ThreadPool* pool) {
+  if (options.max_batch_size < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_batch_size is ", options.max_batch_size, "; expected at least 1"));
+  }
+  if (options.max_inflight_batches < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("max_inflight_batches is ",
+                                                   options.max_inflight_batches,
+                                                   "; expected at least 1"));
+  }
+  if (options.max_batch_delay < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "max_batch_delay is ", absl::FormatDuration(options.max_batch_delay),
+        "; expected zero or more"));
+  }
+  if (options.queue_capacity < 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "queue_capacity is ", options.queue_capacity, "; expected 0 or more"));
+  }
+  return std::unique_ptr<EmbeddingBatcher>(
+      new EmbeddingBatcher(std::move(options), std::move(embed), pool));
+}
+
+EmbeddingBatcher::EmbeddingBatcher(EmbeddingBatcherOptions options,
+                                   EmbedFunction embed, ThreadPool* pool)
+    : options_(std::move(options)), embed_(std::move(embed)), pool_(pool) {
+  dispatcher_ = std::thread([this] { DispatchLoop(); });
+}
+
+EmbeddingBatcher::~EmbeddingBatcher() { Shutdown(); }
+
+absl::StatusOr<torch::Tensor> EmbeddingBatcher::Embed(
+    torch::Tensor inputs, absl::Time deadline,
+    const std::function<bool()>& cancelled) {
+  if (inputs.dim() != 4 || inputs.size(0) < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("inputs have ", inputs.dim(),
+                     " dimensions; expected [n >= 1, C, H, W]"));
+  }
+  auto submission = std::make_shared<Submission>();
+  submission->images = inputs.size(0);
+  submission->inputs = std::move(inputs);
+  submission->enqueued = absl::Now();
+  submission->deadline = deadline;
+
+  // Queue it, or refuse at once.
+  {
+    absl::MutexLock lock(&mutex_);
+    if (stopping_) {
+      return absl::UnavailableError("the server is shutting down");
+    }
+    if (static_cast<int>(queue_.size()) >= options_.queue_capacity) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("the encoder queue is full (", options_.queue_capacity,
+                       " requests waiting); try again later"));
+    }
+    queued_images_ += submission->images;
+    queue_.push_back(submission);
+  }
+
+  // Wait, giving up when the deadline passes or the caller cancels.
+  while (!submission->done.WaitForNotificationWithDeadline(
+      std::min(deadline, absl::Now() + kCancellationPollInterval))) {
+    if (absl::Now() >= deadline) {
+      submission->abandoned.store(true);
+      return absl::DeadlineExceededError(
+          "the deadline passed before the encoder finished");
+    }
+    if (cancelled && cancelled()) {
+      submission->abandoned.store(true);
+      return absl::CancelledError("the client cancelled the call");
+    }
+  }
+  if (!submission->status.ok()) return submission->status;
+  return submission->embeddings;
+}
+
+void EmbeddingBatcher::Shutdown() {
+  absl::MutexLock join_lock(&join_mutex_);
+  if (joined_) return;
+
+  // Let the dispatcher hand out what is queued, then wait for the batches.
+  {
+    absl::MutexLock lock(&mutex_);
+    stopping_ = true;
+  }
+  dispatcher_.join();
+  {
+    absl::MutexLock lock(&mutex_);
+    mutex_.Await(absl::Condition(this, &EmbeddingBatcher::Idle));
+  }
+  joined_ = true;
+}
+
+void EmbeddingBatcher::DispatchLoop() {
+  while (true) {
+    Batch batch;
+    {
+      // Wait for a free batch slot and a queued submission.
+      absl::MutexLock lock(&mutex_);
+      mutex_.Await(absl::Condition(this, &EmbeddingBatcher::CanDispatch));
+      if (queue_.empty()) return;
+
+      // Let others join until the batch is full or the oldest waited long
+      // enough.
+      const absl::Time flush_at =
+          queue_.front()->enqueued + options_.max_batch_delay;
+      if (absl::Now() < flush_at) {
+        mutex_.AwaitWithDeadline(
+            absl::Condition(this, &EmbeddingBatcher::FullOrStopping), flush_at);
+      }
+      batch = TakeBatch();
+      if (batch.empty()) continue;
+      ++inflight_batches_;
+    }
+
+    // Run it on the pool; a refused batch fails its callers at once.
+    auto shared = std::make_shared<Batch>(std::move(batch));
+    const absl::Status submitted =
+        pool_->TrySubmit([this, shared] { RunBatch(std::move(*shared)); });
+    if (!submitted.ok()) {
+      for (const std::shared_ptr<Submission>& submission : *shared) {
+        submission->status = submitted;
+        submission->done.Notify();
+      }
+      BatchDone();
+    }
+  }
+}
+
+EmbeddingBatcher::Batch EmbeddingBatcher::TakeBatch() {
+  mutex_.AssertHeld();
+  Batch batch;
+  int64_t images = 0;
+  while (!queue_.empty()) {
+    std::shared_ptr<Submission>& next = queue_.front();
+
+    // Callers that stopped waiting leave the queue without running.
+    if (next->abandoned.load()) {
+      queued_images_ -= next->images;
+      next->status = absl::CancelledError("the call ended first");
+      next->done.Notify();
+      queue_.pop_front();
+      continue;
+    }
+
+    // Stop before overflowing; a large submission still runs alone.
+    if (!batch.empty() && images + next->images > options_.max_batch_size) {
+      break;
+    }
+    images += next->images;
+    queued_images_ -= next->images;
+    batch.push_back(std::move(next));
+    queue_.pop_front();
+    if (images >= options_.max_batch_size) break;
+  }
+  return batch;
+}
+
+void EmbeddingBatcher::RunBatch(Batch batch) {
+  // Drop the calls that ended while the batch waited for a worker.
+  const absl::Time now = absl::Now();
+  Batch live;
+  std::vector<torch::Tensor> inputs;
+  int64_t images = 0;
+  for (std::shared_ptr<Submission>& submission : batch) {
+    if (submission->abandoned.load()) {
+      submission->status = absl::CancelledError("the call ended first");
+      submission->done.Notify();
+    } else if (now >= submission->deadline) {
+      submission->status = absl::DeadlineExceededError(
+          "the deadline passed while the request waited for the encoder");
+      submission->done.Notify();
+    } else {
+      images += submission->images;
+      inputs.push_back(submission->inputs);
+      live.push_back(std::move(submission));
+    }
+  }
+  if (live.empty()) {
+    BatchDone();
+    return;
+  }
+
+  // One forward pass over every caller's inputs.
+  absl::StatusOr<torch::Tensor> embeddings;
+  if (live.size() == 1) {
+    embeddings = embed_(inputs.front());
+  } else {
+    absl::StatusOr<torch::Tensor> merged = core::CallTorch(
+        "batching", [&] { return torch::cat(inputs, /*dim=*/0); });
+    embeddings = merged.ok() ? embed_(*merged) : merged.status();
+  }
+  if (options_.on_batch) options_.on_batch(images);
+
+  // Hand each caller its own rows, copied out of a shared batch so that a
+  // kept state does not pin (or serialise) the other callers' rows.
+  int64_t offset = 0;
+  for (const std::shared_ptr<Submission>& submission : live) {
+    if (embeddings.ok() && live.size() == 1) {
+      submission->embeddings = *embeddings;
+    } else if (embeddings.ok()) {
+      submission->embeddings = embeddings
+                                   ->slice(/*dim=*/0, /*start=*/offset,
+                                           /*end=*/offset + submission->images)
+                                   .clone();
+    } else {
+      submission->status = embeddings.status();
+    }
+    offset += submission->images;
+    submission->done.Notify();
+  }
+  BatchDone();
+}
+
+void EmbeddingBatcher::BatchDone() {
+  absl::MutexLock lock(&mutex_);
+  --inflight_batches_;
+}
+
+bool EmbeddingBatcher::CanDispatch() const {
+  if (queue_.empty()) return stopping_;
+  return inflight_batches_ < options_.max_inflight_batches;
+}
+
+bool EmbeddingBatcher::FullOrStopping() const {
+  return stopping_ || queued_images_ >= options_.max_batch_size;
+}
+
+bool EmbeddingBatcher::Idle() const { return inflight_batches_ == 0; }
+
+}  // namespace fewshot::server

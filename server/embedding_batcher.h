@@ -1,0 +1,133 @@
+// Dynamic batching of encoder work: concurrent callers submit model inputs
+// [n, C, H, W], a dispatcher thread merges queued submissions into one
+// forward pass of at most max_batch_size images (or waits at most
+// max_batch_delay for more), runs it on the worker pool, and hands each
+// caller back its own rows of the embeddings.
+//
+// Example:
+//   absl::StatusOr<std::unique_ptr<EmbeddingBatcher>> batcher =
+//       EmbeddingBatcher::Create(options, [&encoder](torch::Tensor batch) {
+//         return encoder.Embed(batch);
+//       }, &pool);
+//   absl::StatusOr<torch::Tensor> rows =
+//       (*batcher)->Embed(inputs, deadline, [&] { return cancelled; });
+#ifndef FEWSHOT_SERVER_EMBEDDING_BATCHER_H_
+#define FEWSHOT_SERVER_EMBEDDING_BATCHER_H_
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/thread_pool.h"
+
+namespace fewshot::server {
+
+struct EmbeddingBatcherOptions {
+  // Images per forward pass; 1 disables merging. A submission with more
+  // images runs alone.
+  int max_batch_size = 64;
+  // How long the oldest submission may wait for others to join its batch;
+  // zero still merges what queued while max_inflight_batches were running.
+  absl::Duration max_batch_delay = absl::ZeroDuration();
+  // Submissions that may wait for a batch; more are rejected at once.
+  int queue_capacity = 64;
+  // Batches handed to the pool at once; further submissions keep queueing
+  // (and so form bigger batches) until one finishes.
+  int max_inflight_batches = 2;
+  // Called with the images of every forward pass; may be empty.
+  std::function<void(int64_t)> on_batch;
+};
+
+// Thread-safe. The destructor calls Shutdown().
+//
+// NOTE: `embed` and `pool` are borrowed; the pool must not be shut down
+// before the batcher, or the batches still queued fail with its status.
+class EmbeddingBatcher {
+ public:
+  // Runs one forward pass: [n, C, H, W] in, [n, D] out.
+  using EmbedFunction =
+      std::function<absl::StatusOr<torch::Tensor>(const torch::Tensor&)>;
+
+  // Starts the dispatcher. Returns INVALID_ARGUMENT for a max_batch_size or
+  // max_inflight_batches below 1, a negative delay or queue capacity.
+  static absl::StatusOr<std::unique_ptr<EmbeddingBatcher>> Create(
+      EmbeddingBatcherOptions options, EmbedFunction embed, ThreadPool* pool);
+
+  ~EmbeddingBatcher();
+
+  EmbeddingBatcher(const EmbeddingBatcher&) = delete;
+  EmbeddingBatcher& operator=(const EmbeddingBatcher&) = delete;
+
+  // The embeddings [n, D] of `inputs` [n, C, H, W], computed in a batch
+  // with other callers' inputs. Blocks until they are ready. Returns at
+  // once RESOURCE_EXHAUSTED when the queue is full, UNAVAILABLE after
+  // Shutdown() has begun; DEADLINE_EXCEEDED when `deadline` passes and
+  // CANCELLED when `cancelled` returns true (polled), in which case the
+  // inputs are dropped if their batch has not started yet.
+  absl::StatusOr<torch::Tensor> Embed(torch::Tensor inputs, absl::Time deadline,
+                                      const std::function<bool()>& cancelled)
+      ABSL_LOCKS_EXCLUDED(mutex_);
+
+  // Stops accepting inputs, runs every queued submission, waits for the
+  // batches in flight and stops the dispatcher. Idempotent.
+  void Shutdown() ABSL_LOCKS_EXCLUDED(mutex_);
+
+ private:
+  struct Submission;
+  using Batch = std::vector<std::shared_ptr<Submission>>;
+
+  EmbeddingBatcher(EmbeddingBatcherOptions options, EmbedFunction embed,
+                   ThreadPool* pool);
+
+  // The body of the dispatcher thread.
+  void DispatchLoop() ABSL_LOCKS_EXCLUDED(mutex_);
+
+  // Removes from the queue the next batch to run: up to max_batch_size
+  // images, or one larger submission alone.
+  Batch TakeBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+
+  // Runs `batch` through the encoder and hands out the rows. Runs on a
+  // pool worker.
+  void RunBatch(Batch batch) ABSL_LOCKS_EXCLUDED(mutex_);
+
+  // Called when a batch has ended, however it ended.
+  void BatchDone() ABSL_LOCKS_EXCLUDED(mutex_);
+
+  // True when the dispatcher can form a batch, or has nothing left to do.
+  bool CanDispatch() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+
+  // True when the queue holds a full batch or shutdown has begun.
+  bool FullOrStopping() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+
+  // True when no batch is in flight.
+  bool Idle() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+
+  // Constant after construction.
+  const EmbeddingBatcherOptions options_;
+  const EmbedFunction embed_;
+  ThreadPool* const pool_;
+  std::thread dispatcher_;
+
+  absl::Mutex mutex_;
+  std::deque<std::shared_ptr<Submission>> queue_ ABSL_GUARDED_BY(mutex_);
+  int64_t queued_images_ ABSL_GUARDED_BY(mutex_) = 0;
+  int inflight_batches_ ABSL_GUARDED_BY(mutex_) = 0;
+  bool stopping_ ABSL_GUARDED_BY(mutex_) = false;
+  // Set by the first Shutdown() call, which joins the dispatcher.
+  bool joined_ ABSL_GUARDED_BY(join_mutex_) = false;
+  absl::Mutex join_mutex_;
+};
+
+}  // namespace fewshot::server
+
+#endif  // FEWSHOT_SERVER_EMBEDDING_BATCHER_H_

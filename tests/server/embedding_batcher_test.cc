@@ -1,0 +1,337 @@
+// Tests the encoder batcher: merging, each caller's own rows, the delay
+// bound, cancellation, a full queue, and shutdown.
+#include "server/embedding_batcher.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "core/model/encoder.h"
+
+namespace fewshot::server {
+namespace {
+
+// A deadline far enough away never to matter.
+constexpr absl::Duration kLongWait = absl::Seconds(30);
+
+// Never cancelled.
+bool NotCancelled() { return false; }
+
+// A pool of `workers` threads.
+std::unique_ptr<ThreadPool> MakePool(int workers) {
+  absl::StatusOr<std::unique_ptr<ThreadPool>> pool =
+      ThreadPool::Create({.workers = workers, .queue_capacity = 16});
+  EXPECT_TRUE(pool.ok()) << pool.status();
+  return std::move(*pool);
+}
+
+// `n` distinct inputs of shape [n, 1, 28, 28], starting at `first`.
+torch::Tensor Inputs(int64_t n, float first) {
+  return torch::arange(first, first + static_cast<float>(n))
+      .reshape({n, 1, 1, 1})
+      .expand({n, 1, 28, 28})
+      .contiguous();
+}
+
+// A fake encoder that records the size of every batch it runs; each row's
+// embedding is its input's first pixel, so rows are easy to tell apart.
+class RecordingEmbed {
+ public:
+  absl::StatusOr<torch::Tensor> operator()(const torch::Tensor& batch) {
+    {
+      absl::MutexLock lock(&mutex_);
+      sizes_.push_back(batch.size(0));
+    }
+    if (release_ != nullptr) release_->WaitForNotification();
+    return batch.select(/*dim=*/3, 0).select(/*dim=*/2, 0).clone();
+  }
+
+  std::vector<int64_t> sizes() {
+    absl::MutexLock lock(&mutex_);
+    return sizes_;
+  }
+
+  // Makes every batch wait for `release`.
+  void HoldBatchesUntil(absl::Notification* release) { release_ = release; }
+
+ private:
+  absl::Mutex mutex_;
+  std::vector<int64_t> sizes_ ABSL_GUARDED_BY(mutex_);
+  absl::Notification* release_ = nullptr;
+};
+
+// A batcher over `embed` (borrowed) on `pool`.
+std::unique_ptr<EmbeddingBatcher> MakeBatcher(EmbeddingBatcherOptions options,
+                                              RecordingEmbed* embed,
+                                              ThreadPool* pool) {
+  absl::StatusOr<std::unique_ptr<EmbeddingBatcher>> batcher =
+      EmbeddingBatcher::Create(
+          std::move(options),
+          [embed](const torch::Tensor& batch) { return (*embed)(batch); },
+          pool);
+  EXPECT_TRUE(batcher.ok()) << batcher.status();
+  return std::move(*batcher);
+}
+
+TEST(EmbeddingBatcherTest, CreateRejectsZeroBatchSize) {
+  std::unique_ptr<ThreadPool> pool = MakePool(1);
+  RecordingEmbed embed;
+  absl::StatusOr<std::unique_ptr<EmbeddingBatcher>> batcher =
+      EmbeddingBatcher::Create(
+          {.max_batch_size = 0},
+          [&](const torch::Tensor& b) { return embed(b); }, pool.get());
+  EXPECT_EQ(batcher.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(EmbeddingBatcherTest, MergesConcurrentSubmissionsIntoOneCall) {
+  std::unique_ptr<ThreadPool> pool = MakePool(1);
+  RecordingEmbed embed;
+  auto batcher =
+      MakeBatcher({.max_batch_size = 5, .max_batch_delay = absl::Seconds(10)},
+                  &embed, pool.get());
+
+  // Two submissions of 2 and 3 images fill the batch exactly.
+  absl::StatusOr<torch::Tensor> first;
+  absl::StatusOr<torch::Tensor> second;
+  std::thread a([&] {
+    first = batcher->Embed(Inputs(2, 0), absl::Now() + kLongWait, NotCancelled);
+  });
+  std::thread b([&] {
+    second =
+        batcher->Embed(Inputs(3, 10), absl::Now() + kLongWait, NotCancelled);
+  });
+  a.join();
+  b.join();
+
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_THAT(embed.sizes(), ::testing::ElementsAre(5));
+  EXPECT_TRUE(torch::equal(*first, torch::tensor({0.0f, 1.0f}).unsqueeze(1)));
+  EXPECT_TRUE(
+      torch::equal(*second, torch::tensor({10.0f, 11.0f, 12.0f}).unsqueeze(1)));
+}
+
+TEST(EmbeddingBatcherTest, EachCallerGetsItsOwnRowsOfARealEncoder) {
+  torch::manual_seed(7);
+  const core::Encoder encoder(core::Conv4(), core::Preprocessing{});
+  std::unique_ptr<ThreadPool> pool = MakePool(2);
+  std::atomic<int> calls{0};
+  absl::StatusOr<std::unique_ptr<EmbeddingBatcher>> batcher =
+      EmbeddingBatcher::Create(
+          {.max_batch_size = 64,
+           .max_batch_delay = absl::Milliseconds(50),
+           .max_inflight_batches = 1},
+          [&](const torch::Tensor& batch) {
+            ++calls;
+            return encoder.Embed(batch);
+          },
+          pool.get());
+  ASSERT_TRUE(batcher.ok()) << batcher.status();
+
+  // Eight callers with 1..8 random images each.
+  constexpr int kCallers = 8;
+  std::vector<torch::Tensor> inputs;
+  for (int i = 0; i < kCallers; ++i) {
+    inputs.push_back(torch::rand({i + 1, 1, 28, 28}));
+  }
+  std::vector<absl::StatusOr<torch::Tensor>> outputs(kCallers);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kCallers; ++i) {
+    callers.emplace_back([&, i] {
+      outputs[i] =
+          (*batcher)->Embed(inputs[i], absl::Now() + kLongWait, NotCancelled);
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+
+  EXPECT_LT(calls.load(), kCallers);
+  for (int i = 0; i < kCallers; ++i) {
+    ASSERT_TRUE(outputs[i].ok()) << outputs[i].status();
+    absl::StatusOr<torch::Tensor> direct = encoder.Embed(inputs[i]);
+    ASSERT_TRUE(direct.ok()) << direct.status();
+    ASSERT_EQ(outputs[i]->sizes(), direct->sizes());
+    EXPECT_TRUE(torch::allclose(*outputs[i], *direct, /*rtol=*/1e-4,
+                                /*atol=*/1e-5));
+  }
+}
+
+TEST(EmbeddingBatcherTest, RunsAPartialBatchAfterTheDelay) {
+  std::unique_ptr<ThreadPool> pool = MakePool(1);
+  RecordingEmbed embed;
+  auto batcher = MakeBatcher(
+      {.max_batch_size = 64, .max_batch_delay = absl::Milliseconds(30)}, &embed,
+      pool.get());
+
+  const absl::Time start = absl::Now();
+  absl::StatusOr<torch::Tensor> rows =
+      batcher->Embed(Inputs(1, 0), absl::Now() + kLongWait, NotCancelled);
+  const absl::Duration waited = absl::Now() - start;
+
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_GE(waited, absl::Milliseconds(25));
+  EXPECT_LT(waited, absl::Seconds(2));
+  EXPECT_THAT(embed.sizes(), ::testing::ElementsAre(1));
+}
+
+TEST(EmbeddingBatcherTest, BatchSizeOneNeverMerges) {
+  std::unique_ptr<ThreadPool> pool = MakePool(1);
+  RecordingEmbed embed;
+  auto batcher = MakeBatcher({.max_batch_size = 1}, &embed, pool.get());
+
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 4; ++i) {
+    callers.emplace_back([&, i] {
+      EXPECT_TRUE(
+          batcher->Embed(Inputs(1, i), absl::Now() + kLongWait, NotCancelled)
+              .ok());
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+
+  EXPECT_THAT(embed.sizes(), ::testing::ElementsAre(1, 1, 1, 1));
+}
+
+TEST(EmbeddingBatcherTest, LargeSubmissionRunsAlone) {
+  std::unique_ptr<ThreadPool> pool = MakePool(1);
+  RecordingEmbed embed;
+  auto batcher = MakeBatcher({.max_batch_size = 4}, &embed, pool.get());
+
+  absl::StatusOr<torch::Tensor> rows =
+      batcher->Embed(Inputs(10, 0), absl::Now() + kLongWait, NotCancelled);
+
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->size(0), 10);
+  EXPECT_THAT(embed.sizes(), ::testing::ElementsAre(10));
+}
+
+TEST(EmbeddingBatcherTest, CancelledCallIsDroppedBeforeItsBatchRuns) {
+  std::unique_ptr<ThreadPool> pool = MakePool(1);
+  RecordingEmbed embed;
+  absl::Notification release;
+  embed.HoldBatchesUntil(&release);
+  auto batcher = MakeBatcher({.max_batch_size = 1, .max_inflight_batches = 1},
+                             &embed, pool.get());
+
+  // The first call occupies the only batch slot; the second waits in the
+  // queue and is cancelled there.
+  std::thread busy([&] {
+    EXPECT_TRUE(
+        batcher->Embed(Inputs(1, 0), absl::Now() + kLongWait, NotCancelled)
+            .ok());
+  });
+  while (embed.sizes().empty()) absl::SleepFor(absl::Milliseconds(1));
+  std::atomic<bool> cancel{false};
+  absl::StatusOr<torch::Tensor> cancelled;
+  std::thread waiting([&] {
+    cancelled = batcher->Embed(Inputs(1, 1), absl::Now() + kLongWait,
+                               [&] { return cancel.load(); });
+  });
+  cancel.store(true);
+  waiting.join();
+  release.Notify();
+  busy.join();
+  batcher->Shutdown();
+
+  EXPECT_EQ(cancelled.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_THAT(embed.sizes(), ::testing::ElementsAre(1));
+}
+
+TEST(EmbeddingBatcherTest, ExpiredCallIsDroppedBeforeItsBatchRuns) {
+  std::unique_ptr<ThreadPool> pool = MakePool(1);
+  RecordingEmbed embed;
+  absl::Notification release;
+  embed.HoldBatchesUntil(&release);
+  auto batcher = MakeBatcher({.max_batch_size = 1, .max_inflight_batches = 1},
+                             &embed, pool.get());
+
+  std::thread busy([&] {
+    EXPECT_TRUE(
+        batcher->Embed(Inputs(1, 0), absl::Now() + kLongWait, NotCancelled)
+            .ok());
+  });
+  while (embed.sizes().empty()) absl::SleepFor(absl::Milliseconds(1));
+  absl::StatusOr<torch::Tensor> expired = batcher->Embed(
+      Inputs(1, 1), absl::Now() + absl::Milliseconds(20), NotCancelled);
+  release.Notify();
+  busy.join();
+  batcher->Shutdown();
+
+  EXPECT_EQ(expired.status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(embed.sizes(), ::testing::ElementsAre(1));
+}
+
+TEST(EmbeddingBatcherTest, FullQueueIsResourceExhaustedAtOnce) {
+  std::unique_ptr<ThreadPool> pool = MakePool(1);
+  RecordingEmbed embed;
+  absl::Notification release;
+  embed.HoldBatchesUntil(&release);
+  auto batcher = MakeBatcher(
+      {.max_batch_size = 1, .queue_capacity = 1, .max_inflight_batches = 1},
+      &embed, pool.get());
+
+  // One call runs (held), one waits in the queue; the third is refused.
+  std::thread running([&] {
+    EXPECT_TRUE(
+        batcher->Embed(Inputs(1, 0), absl::Now() + kLongWait, NotCancelled)
+            .ok());
+  });
+  while (embed.sizes().empty()) absl::SleepFor(absl::Milliseconds(1));
+  std::thread queued([&] {
+    EXPECT_TRUE(
+        batcher->Embed(Inputs(1, 1), absl::Now() + kLongWait, NotCancelled)
+            .ok());
+  });
+  absl::SleepFor(absl::Milliseconds(50));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<torch::Tensor> refused =
+      batcher->Embed(Inputs(1, 2), absl::Now() + kLongWait, NotCancelled);
+  const absl::Duration waited = absl::Now() - start;
+  release.Notify();
+  running.join();
+  queued.join();
+
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_LT(waited, absl::Milliseconds(100));
+}
+
+TEST(EmbeddingBatcherTest, ShutdownRunsQueuedWorkThenRefuses) {
+  std::unique_ptr<ThreadPool> pool = MakePool(1);
+  RecordingEmbed embed;
+  absl::Notification release;
+  embed.HoldBatchesUntil(&release);
+  auto batcher = MakeBatcher({.max_batch_size = 1, .max_inflight_batches = 1},
+                             &embed, pool.get());
+
+  // Two calls in flight or queued when shutdown begins both finish.
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 2; ++i) {
+    callers.emplace_back([&, i] {
+      EXPECT_TRUE(
+          batcher->Embed(Inputs(1, i), absl::Now() + kLongWait, NotCancelled)
+              .ok());
+    });
+  }
+  while (embed.sizes().empty()) absl::SleepFor(absl::Milliseconds(1));
+  absl::SleepFor(absl::Milliseconds(20));
+  std::thread stopper([&] { batcher->Shutdown(); });
+  absl::SleepFor(absl::Milliseconds(20));
+  release.Notify();
+  stopper.join();
+  for (std::thread& caller : callers) caller.join();
+
+  EXPECT_EQ(embed.sizes().size(), 2u);
+  EXPECT_EQ(batcher->Embed(Inputs(1, 0), absl::Now() + kLongWait, NotCancelled)
+                .status()
+                .code(),
+            absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace fewshot::server
