@@ -19,9 +19,12 @@
 #include "absl/time/clock.h"
 #include "client/fewshot_client.h"
 #include "tests/integration/server_process.h"
+#include "tests/tensor_example.h"
 
 namespace fewshot::testing {
 namespace {
+
+using ::fewshot::testing::MarkedTensorExample;
 
 // Writer threads, and the adaptations each creates and extends.
 constexpr int kWriters = 3;
@@ -31,20 +34,10 @@ constexpr int kAddsPerAdaptation = 4;
 // deadline), so that writes are in flight when it lands.
 constexpr int kWritesBeforeKill = 30;
 
-// A [1, 28, 28] tensor example of constant `value` with one marker pixel.
-v1::Example TensorExample(float value, int marker) {
-  v1::Example example;
-  for (int dim : {1, 28, 28}) example.mutable_tensor()->add_shape(dim);
-  for (int i = 0; i < 28 * 28; ++i) {
-    example.mutable_tensor()->add_values(i == marker ? 1.0f : value);
-  }
-  return example;
-}
-
 v1::LabeledExample Labeled(const std::string& label, float value, int marker) {
   v1::LabeledExample labeled;
   labeled.set_label(label);
-  *labeled.mutable_example() = TensorExample(value, marker);
+  *labeled.mutable_example() = MarkedTensorExample(value, marker);
   return labeled;
 }
 

@@ -17,29 +17,20 @@
 #include "fewshot/v1/fewshot_service.grpc.pb.h"
 #include "server/server.h"
 #include "tests/server/random_bundle.h"
+#include "tests/tensor_example.h"
 
 namespace fewshot::server {
 namespace {
 
+using ::fewshot::testing::MarkedTensorExample;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// A [1, 28, 28] tensor example: all pixels `value` but one marker pixel.
-v1::Example TensorExample(float value, int marker) {
-  v1::Example example;
-  v1::FloatTensor* tensor = example.mutable_tensor();
-  for (int dim : {1, 28, 28}) tensor->add_shape(dim);
-  for (int i = 0; i < 28 * 28; ++i) {
-    tensor->add_values(i == marker ? 1.0f : value);
-  }
-  return example;
-}
-
-// A labelled TensorExample.
+// A labelled MarkedTensorExample.
 v1::LabeledExample Labeled(const std::string& label, float value, int marker) {
   v1::LabeledExample labeled;
   labeled.set_label(label);
-  *labeled.mutable_example() = TensorExample(value, marker);
+  *labeled.mutable_example() = MarkedTensorExample(value, marker);
   return labeled;
 }
 
@@ -175,7 +166,7 @@ TEST_F(ContinualLearningTest, FeedbackWithANewLabelChangesThePrediction) {
   // The new class's prototype is the query's own embedding, at distance 0.
   v1::FeedbackRequest request;
   request.set_adaptation_id(adapted.adaptation_id());
-  *request.mutable_query() = TensorExample(0.3f, 200);
+  *request.mutable_query() = MarkedTensorExample(0.3f, 200);
   request.set_correct_label("new");
   v1::FeedbackResponse response;
   const grpc::Status status =
@@ -190,7 +181,7 @@ TEST_F(ContinualLearningTest, FeedbackWithANewLabelChangesThePrediction) {
   // Predict now agrees.
   v1::PredictRequest predict;
   predict.set_adaptation_id(adapted.adaptation_id());
-  *predict.add_queries() = TensorExample(0.3f, 200);
+  *predict.add_queries() = MarkedTensorExample(0.3f, 200);
   v1::PredictResponse predicted;
   ASSERT_TRUE(stub().Predict(Context().get(), predict, &predicted).ok());
   ASSERT_EQ(predicted.predictions_size(), 1);
@@ -275,7 +266,7 @@ TEST_F(ContinualLearningTest, BadRequestsNameTheField) {
   status = stub().Feedback(Context().get(), feedback, &corrected);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("query is missing"));
-  *feedback.mutable_query() = TensorExample(0.0f, 1);
+  *feedback.mutable_query() = MarkedTensorExample(0.0f, 1);
   status = stub().Feedback(Context().get(), feedback, &corrected);
   EXPECT_THAT(status.error_message(), HasSubstr("correct_label"));
 

@@ -17,34 +17,24 @@
 #include "fewshot/v1/fewshot_service.grpc.pb.h"
 #include "server/server.h"
 #include "tests/server/random_bundle.h"
+#include "tests/tensor_example.h"
 #include "tests/test_environment.h"
 
 namespace fewshot::server {
 namespace {
 
+using ::fewshot::testing::MarkedTensorExample;
 using ::testing::HasSubstr;
 
-// A [1, 28, 28] tensor example whose pixels all equal `value`, with a
-// marker pixel so that examples differ in more than brightness.
-v1::Example TensorExample(float value, int marker) {
-  v1::Example example;
-  v1::FloatTensor* tensor = example.mutable_tensor();
-  for (int dim : {1, 28, 28}) tensor->add_shape(dim);
-  for (int i = 0; i < 28 * 28; ++i) {
-    tensor->add_values(i == marker ? 1.0f : value);
-  }
-  return example;
-}
-
 // Three classes of two examples each; class c's examples are
-// TensorExample(0.1 * c, ...).
+// MarkedTensorExample(0.1 * c, ...).
 google::protobuf::RepeatedPtrField<v1::LabeledExample> ThreeClasses() {
   google::protobuf::RepeatedPtrField<v1::LabeledExample> support;
   for (int c = 0; c < 3; ++c) {
     for (int shot = 0; shot < 2; ++shot) {
       v1::LabeledExample* labeled = support.Add();
       labeled->set_label(absl::StrCat("class-", c));
-      *labeled->mutable_example() = TensorExample(0.3f * c, 100 + shot);
+      *labeled->mutable_example() = MarkedTensorExample(0.3f * c, 100 + shot);
     }
   }
   return support;
@@ -217,7 +207,7 @@ TEST_F(FewShotServiceTest, ClassifiesPngImages) {
 TEST_F(FewShotServiceTest, PredictWithUnknownIdIsNotFound) {
   v1::PredictRequest request;
   request.set_adaptation_id("00000000000000000000000000000000");
-  *request.add_queries() = TensorExample(0.0f, 0);
+  *request.add_queries() = MarkedTensorExample(0.0f, 0);
   v1::PredictResponse response;
   const grpc::Status status =
       stub_->Predict(Context().get(), request, &response);
@@ -235,7 +225,7 @@ TEST_F(FewShotServiceTest, DeleteForgetsTheAdaptation) {
 
   v1::PredictRequest predict;
   predict.set_adaptation_id(id);
-  *predict.add_queries() = TensorExample(0.0f, 0);
+  *predict.add_queries() = MarkedTensorExample(0.0f, 0);
   v1::PredictResponse predicted;
   EXPECT_EQ(stub_->Predict(Context().get(), predict, &predicted).error_code(),
             grpc::StatusCode::NOT_FOUND);
@@ -251,7 +241,7 @@ TEST_F(FewShotServiceTest, EvictsBeyondCapacity) {
 
   v1::PredictRequest predict;
   predict.set_adaptation_id(first);
-  *predict.add_queries() = TensorExample(0.0f, 0);
+  *predict.add_queries() = MarkedTensorExample(0.0f, 0);
   v1::PredictResponse predicted;
   EXPECT_EQ(stub_->Predict(Context().get(), predict, &predicted).error_code(),
             grpc::StatusCode::NOT_FOUND);
@@ -293,7 +283,7 @@ TEST_F(FewShotServiceTest, BadRequestsAreInvalidArgument) {
   v1::ClassifyRequest too_many_queries;
   *too_many_queries.mutable_support() = ThreeClasses();
   for (int i = 0; i < 11; ++i) {
-    *too_many_queries.add_queries() = TensorExample(0.0f, i);
+    *too_many_queries.add_queries() = MarkedTensorExample(0.0f, i);
   }
   v1::ClassifyResponse classified;
   status = stub_->Classify(Context().get(), too_many_queries, &classified);

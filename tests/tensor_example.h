@@ -1,0 +1,25 @@
+// Builds tensor examples of the model's input shape for server and
+// integration tests, so that they need no images.
+#ifndef FEWSHOT_TESTS_TENSOR_EXAMPLE_H_
+#define FEWSHOT_TESTS_TENSOR_EXAMPLE_H_
+
+#include "fewshot/v1/types.pb.h"
+
+namespace fewshot::testing {
+
+// A [1, 28, 28] tensor example whose pixels all equal `value`, except the
+// pixel at index `marker`, which is 1; the marker makes examples differ in
+// more than brightness.
+inline v1::Example MarkedTensorExample(float value, int marker) {
+  v1::Example example;
+  v1::FloatTensor* tensor = example.mutable_tensor();
+  for (int dim : {1, 28, 28}) tensor->add_shape(dim);
+  for (int i = 0; i < 28 * 28; ++i) {
+    tensor->add_values(i == marker ? 1.0f : value);
+  }
+  return example;
+}
+
+}  // namespace fewshot::testing
+
+#endif  // FEWSHOT_TESTS_TENSOR_EXAMPLE_H_
