@@ -251,9 +251,7 @@ absl::Status FewShotService::DoAdapt(const grpc::ServerContext& context,
 
   // Reply.
   response->set_adaptation_id(id);
-  for (v1::ClassSummary& summary : ToClassSummaries(*state)) {
-    *response->add_classes() = std::move(summary);
-  }
+  *response->mutable_classes() = ToClassSummaries(*state);
   response->set_method(method.name());
   response->set_model_version(metadata_.version);
   *response->mutable_example_ids() = ToProtoExampleIds(state->example_ids);
@@ -340,9 +338,7 @@ absl::Status FewShotService::DoClassify(const grpc::ServerContext& context,
   for (const core::ClassPrediction& prediction : *predictions) {
     *response->add_predictions() = ToProtoPrediction(prediction, state->labels);
   }
-  for (v1::ClassSummary& summary : ToClassSummaries(*state)) {
-    *response->add_classes() = std::move(summary);
-  }
+  *response->mutable_classes() = ToClassSummaries(*state);
   response->set_method(method.name());
   response->set_model_version(metadata_.version);
   metrics_->RecordQueriesPredicted(response->predictions_size());
@@ -389,9 +385,7 @@ absl::Status FewShotService::DoAddExamples(
   metrics_->RecordExamplesAdded(static_cast<int64_t>(ids.size()));
 
   // Reply.
-  for (v1::ClassSummary& summary : ToClassSummaries(*state)) {
-    *response->add_classes() = std::move(summary);
-  }
+  *response->mutable_classes() = ToClassSummaries(*state);
   *response->mutable_example_ids() = ToProtoExampleIds(ids);
   response->set_model_version(metadata_.version);
   return absl::OkStatus();
@@ -443,9 +437,7 @@ absl::Status FewShotService::DoFeedback(const grpc::ServerContext& context,
   response->set_prediction_changed(response->predicted_label_before() !=
                                    response->predicted_label_after());
   response->set_example_id(absl::StrCat(ids.front()));
-  for (v1::ClassSummary& summary : ToClassSummaries(*state)) {
-    *response->add_classes() = std::move(summary);
-  }
+  *response->mutable_classes() = ToClassSummaries(*state);
   return absl::OkStatus();
 }
 
@@ -461,9 +453,7 @@ absl::Status FewShotService::DoRemoveExamples(
                                        return core::RemoveExamples(
                                            method, ids, NowUnixMs(), edited);
                                      }));
-  for (v1::ClassSummary& summary : ToClassSummaries(*state)) {
-    *response->add_classes() = std::move(summary);
-  }
+  *response->mutable_classes() = ToClassSummaries(*state);
   return absl::OkStatus();
 }
 
@@ -478,9 +468,7 @@ absl::Status FewShotService::DoRemoveClass(
                                            method, request.label(), NowUnixMs(),
                                            edited);
                                      }));
-  for (v1::ClassSummary& summary : ToClassSummaries(*state)) {
-    *response->add_classes() = std::move(summary);
-  }
+  *response->mutable_classes() = ToClassSummaries(*state);
   return absl::OkStatus();
 }
 

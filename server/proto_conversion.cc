@@ -122,13 +122,14 @@ v1::Prediction ToProtoPrediction(const core::ClassPrediction& prediction,
   return proto;
 }
 
-std::vector<v1::ClassSummary> ToClassSummaries(
+google::protobuf::RepeatedPtrField<v1::ClassSummary> ToClassSummaries(
     const core::AdaptationState& state) {
   const std::vector<int64_t> counts = state.ClassCounts();
-  std::vector<v1::ClassSummary> summaries(state.labels.size());
+  google::protobuf::RepeatedPtrField<v1::ClassSummary> summaries;
   for (size_t i = 0; i < state.labels.size(); ++i) {
-    summaries[i].set_label(state.labels[i]);
-    summaries[i].set_examples(static_cast<int32_t>(counts[i]));
+    v1::ClassSummary* summary = summaries.Add();
+    summary->set_label(state.labels[i]);
+    summary->set_examples(static_cast<int32_t>(counts[i]));
   }
   return summaries;
 }

@@ -65,7 +65,7 @@ v1::Prediction ToProtoPrediction(const core::ClassPrediction& prediction,
                                  const std::vector<std::string>& labels);
 
 // One summary per class of `state`, in class index order.
-std::vector<v1::ClassSummary> ToClassSummaries(
+google::protobuf::RepeatedPtrField<v1::ClassSummary> ToClassSummaries(
     const core::AdaptationState& state);
 
 // Example ids as the API shows them (decimal strings), and back.
