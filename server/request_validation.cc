@@ -10,6 +10,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "core/util/status_macros.h"
 
 namespace fewshot::server {
 namespace {
@@ -44,29 +45,20 @@ RequestValidator::RequestValidator(RequestLimits limits,
 
 absl::Status RequestValidator::ValidateAdapt(
     const v1::AdaptRequest& request) const {
-  if (absl::Status status = ValidateMethod(request.method()); !status.ok()) {
-    return status;
-  }
+  FEWSHOT_RETURN_IF_ERROR(ValidateMethod(request.method()));
   return ValidateSupport(request.support());
 }
 
 absl::Status RequestValidator::ValidatePredict(
     const v1::PredictRequest& request) const {
-  if (absl::Status status = CheckAdaptationId(request.adaptation_id());
-      !status.ok()) {
-    return status;
-  }
+  FEWSHOT_RETURN_IF_ERROR(CheckAdaptationId(request.adaptation_id()));
   return ValidateQueries(request.queries());
 }
 
 absl::Status RequestValidator::ValidateClassify(
     const v1::ClassifyRequest& request) const {
-  if (absl::Status status = ValidateMethod(request.method()); !status.ok()) {
-    return status;
-  }
-  if (absl::Status status = ValidateSupport(request.support()); !status.ok()) {
-    return status;
-  }
+  FEWSHOT_RETURN_IF_ERROR(ValidateMethod(request.method()));
+  FEWSHOT_RETURN_IF_ERROR(ValidateSupport(request.support()));
   return ValidateQueries(request.queries());
 }
 
@@ -77,47 +69,31 @@ absl::Status RequestValidator::ValidateDeleteAdaptation(
 
 absl::Status RequestValidator::ValidateAddExamples(
     const v1::AddExamplesRequest& request) const {
-  if (absl::Status status = CheckAdaptationId(request.adaptation_id());
-      !status.ok()) {
-    return status;
-  }
+  FEWSHOT_RETURN_IF_ERROR(CheckAdaptationId(request.adaptation_id()));
   return ValidateLabeledExamples(request.examples(), "examples");
 }
 
 absl::Status RequestValidator::ValidateFeedback(
     const v1::FeedbackRequest& request) const {
-  if (absl::Status status = CheckAdaptationId(request.adaptation_id());
-      !status.ok()) {
-    return status;
-  }
+  FEWSHOT_RETURN_IF_ERROR(CheckAdaptationId(request.adaptation_id()));
   if (!request.has_query()) {
     return absl::InvalidArgumentError(
         "query is missing; expected the image or tensor that was classified");
   }
-  if (absl::Status status = ValidateExample(request.query(), "query");
-      !status.ok()) {
-    return status;
-  }
+  FEWSHOT_RETURN_IF_ERROR(ValidateExample(request.query(), "query"));
   return ValidateLabel(request.correct_label(), "correct_label");
 }
 
 absl::Status RequestValidator::ValidateRemoveExamples(
     const v1::RemoveExamplesRequest& request) const {
-  if (absl::Status status = CheckAdaptationId(request.adaptation_id());
-      !status.ok()) {
-    return status;
-  }
+  FEWSHOT_RETURN_IF_ERROR(CheckAdaptationId(request.adaptation_id()));
   if (request.example_ids().empty()) {
     return absl::InvalidArgumentError(
         "example_ids is empty; expected ids returned by Adapt, AddExamples "
         "or Feedback");
   }
-  if (absl::Status status =
-          CheckAtMost("example_ids", request.example_ids_size(),
-                      limits_.max_support_examples);
-      !status.ok()) {
-    return status;
-  }
+  FEWSHOT_RETURN_IF_ERROR(CheckAtMost("example_ids", request.example_ids_size(),
+                                      limits_.max_support_examples));
   for (int i = 0; i < request.example_ids_size(); ++i) {
     int64_t id = -1;
     if (!absl::SimpleAtoi(request.example_ids(i), &id) || id < 0) {
@@ -131,10 +107,7 @@ absl::Status RequestValidator::ValidateRemoveExamples(
 
 absl::Status RequestValidator::ValidateRemoveClass(
     const v1::RemoveClassRequest& request) const {
-  if (absl::Status status = CheckAdaptationId(request.adaptation_id());
-      !status.ok()) {
-    return status;
-  }
+  FEWSHOT_RETURN_IF_ERROR(CheckAdaptationId(request.adaptation_id()));
   return ValidateLabel(request.label(), "label");
 }
 
@@ -165,30 +138,21 @@ absl::Status RequestValidator::ValidateLabeledExamples(
     return absl::InvalidArgumentError(absl::StrCat(
         field, " is empty; expected at least one labelled example"));
   }
-  if (absl::Status status =
-          CheckAtMost(field, examples.size(), limits_.max_support_examples);
-      !status.ok()) {
-    return status;
-  }
+  FEWSHOT_RETURN_IF_ERROR(
+      CheckAtMost(field, examples.size(), limits_.max_support_examples));
 
   // Each labelled example.
   for (int i = 0; i < examples.size(); ++i) {
     const v1::LabeledExample& labeled = examples[i];
     const std::string item = absl::StrCat(field, "[", i, "]");
-    if (absl::Status status =
-            ValidateLabel(labeled.label(), absl::StrCat(item, ".label"));
-        !status.ok()) {
-      return status;
-    }
+    FEWSHOT_RETURN_IF_ERROR(
+        ValidateLabel(labeled.label(), absl::StrCat(item, ".label")));
     if (!labeled.has_example()) {
       return absl::InvalidArgumentError(absl::StrCat(
           item, ".example is missing; expected an image or a tensor"));
     }
-    if (absl::Status status =
-            ValidateExample(labeled.example(), absl::StrCat(item, ".example"));
-        !status.ok()) {
-      return status;
-    }
+    FEWSHOT_RETURN_IF_ERROR(
+        ValidateExample(labeled.example(), absl::StrCat(item, ".example")));
   }
   return absl::OkStatus();
 }
@@ -202,10 +166,7 @@ absl::Status RequestValidator::ValidateSupport(
         "support is empty; expected at least one example for each of at "
         "least 2 classes");
   }
-  if (absl::Status status = ValidateLabeledExamples(support, "support");
-      !status.ok()) {
-    return status;
-  }
+  FEWSHOT_RETURN_IF_ERROR(ValidateLabeledExamples(support, "support"));
   absl::flat_hash_set<absl::string_view> labels;
   for (const v1::LabeledExample& labeled : support) {
     labels.insert(labeled.label());
@@ -231,17 +192,11 @@ absl::Status RequestValidator::ValidateQueries(
     return absl::InvalidArgumentError(
         "queries is empty; expected at least one example to classify");
   }
-  if (absl::Status status =
-          CheckAtMost("queries", queries.size(), limits_.max_queries);
-      !status.ok()) {
-    return status;
-  }
+  FEWSHOT_RETURN_IF_ERROR(
+      CheckAtMost("queries", queries.size(), limits_.max_queries));
   for (int i = 0; i < queries.size(); ++i) {
-    if (absl::Status status =
-            ValidateExample(queries[i], absl::StrCat("queries[", i, "]"));
-        !status.ok()) {
-      return status;
-    }
+    FEWSHOT_RETURN_IF_ERROR(
+        ValidateExample(queries[i], absl::StrCat("queries[", i, "]")));
   }
   return absl::OkStatus();
 }
