@@ -80,6 +80,21 @@ std::unique_ptr<EmbeddingBatcher> MakeBatcher(EmbeddingBatcherOptions options,
   return std::move(*batcher);
 }
 
+// Starts, on its own thread, a one-row call of input `first` that must
+// succeed.
+std::thread StartCall(EmbeddingBatcher* batcher, float first) {
+  return std::thread([batcher, first] {
+    EXPECT_TRUE(
+        batcher->Embed(Inputs(1, first), absl::Now() + kLongWait, NotCancelled)
+            .ok());
+  });
+}
+
+// Waits until `embed` has started its first batch.
+void WaitForFirstBatch(RecordingEmbed& embed) {
+  while (embed.sizes().empty()) absl::SleepFor(absl::Milliseconds(1));
+}
+
 TEST(EmbeddingBatcherTest, CreateRejectsZeroBatchSize) {
   std::unique_ptr<ThreadPool> pool = MakePool(1);
   RecordingEmbed embed;
@@ -221,12 +236,8 @@ TEST(EmbeddingBatcherTest, CancelledCallIsDroppedBeforeItsBatchRuns) {
 
   // The first call occupies the only batch slot; the second waits in the
   // queue and is cancelled there.
-  std::thread busy([&] {
-    EXPECT_TRUE(
-        batcher->Embed(Inputs(1, 0), absl::Now() + kLongWait, NotCancelled)
-            .ok());
-  });
-  while (embed.sizes().empty()) absl::SleepFor(absl::Milliseconds(1));
+  std::thread busy = StartCall(batcher.get(), 0);
+  WaitForFirstBatch(embed);
   std::atomic<bool> cancel{false};
   absl::StatusOr<torch::Tensor> cancelled;
   std::thread waiting([&] {
@@ -251,12 +262,8 @@ TEST(EmbeddingBatcherTest, ExpiredCallIsDroppedBeforeItsBatchRuns) {
   auto batcher = MakeBatcher({.max_batch_size = 1, .max_inflight_batches = 1},
                              &embed, pool.get());
 
-  std::thread busy([&] {
-    EXPECT_TRUE(
-        batcher->Embed(Inputs(1, 0), absl::Now() + kLongWait, NotCancelled)
-            .ok());
-  });
-  while (embed.sizes().empty()) absl::SleepFor(absl::Milliseconds(1));
+  std::thread busy = StartCall(batcher.get(), 0);
+  WaitForFirstBatch(embed);
   absl::StatusOr<torch::Tensor> expired = batcher->Embed(
       Inputs(1, 1), absl::Now() + absl::Milliseconds(20), NotCancelled);
   release.Notify();
@@ -277,17 +284,9 @@ TEST(EmbeddingBatcherTest, FullQueueIsResourceExhaustedAtOnce) {
       &embed, pool.get());
 
   // One call runs (held), one waits in the queue; the third is refused.
-  std::thread running([&] {
-    EXPECT_TRUE(
-        batcher->Embed(Inputs(1, 0), absl::Now() + kLongWait, NotCancelled)
-            .ok());
-  });
-  while (embed.sizes().empty()) absl::SleepFor(absl::Milliseconds(1));
-  std::thread queued([&] {
-    EXPECT_TRUE(
-        batcher->Embed(Inputs(1, 1), absl::Now() + kLongWait, NotCancelled)
-            .ok());
-  });
+  std::thread running = StartCall(batcher.get(), 0);
+  WaitForFirstBatch(embed);
+  std::thread queued = StartCall(batcher.get(), 1);
   absl::SleepFor(absl::Milliseconds(50));
   const absl::Time start = absl::Now();
   absl::StatusOr<torch::Tensor> refused =
@@ -311,14 +310,8 @@ TEST(EmbeddingBatcherTest, ShutdownRunsQueuedWorkThenRefuses) {
 
   // Two calls in flight or queued when shutdown begins both finish.
   std::vector<std::thread> callers;
-  for (int i = 0; i < 2; ++i) {
-    callers.emplace_back([&, i] {
-      EXPECT_TRUE(
-          batcher->Embed(Inputs(1, i), absl::Now() + kLongWait, NotCancelled)
-              .ok());
-    });
-  }
-  while (embed.sizes().empty()) absl::SleepFor(absl::Milliseconds(1));
+  for (int i = 0; i < 2; ++i) callers.push_back(StartCall(batcher.get(), i));
+  WaitForFirstBatch(embed);
   absl::SleepFor(absl::Milliseconds(20));
   std::thread stopper([&] { batcher->Shutdown(); });
   absl::SleepFor(absl::Milliseconds(20));
