@@ -9,11 +9,17 @@
 //       examples/omniglot/support examples/omniglot/queries
 //   fewshot-bench --rpc=predict --concurrency=1,8,32 --duration_s=10
 //       --format=csv examples/omniglot/support examples/omniglot/queries
+//
+// With --input=tensor every support example and query is sent as a
+// preprocessed float tensor of the model's input shape (GetModelInfo)
+// instead of a PNG, so that the server does no decoding; the tensors hold
+// seeded random values, which cost the encoder the same as real images.
 #include <algorithm>
 #include <cstdint>
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,6 +56,10 @@ ABSL_FLAG(double, rate, 0,
           "Load mode: calls started per second (open loop); 0 = closed loop");
 ABSL_FLAG(std::string, format, "table", "Load mode output: table, csv, json");
 ABSL_FLAG(int, queries, 1, "Load mode: queries per Predict call");
+ABSL_FLAG(std::string, input, "png",
+          "How examples are sent: png (the files as read) or tensor "
+          "(preprocessed float tensors of the model's input shape, random "
+          "values)");
 
 namespace fewshot::client {
 namespace {
@@ -66,6 +76,33 @@ struct BenchRequests {
   v1::PredictRequest predict_all;
   v1::PredictRequest predict_some;
 };
+
+// Images one call of `rpc` sends through the encoder.
+int ImagesPerCall(const std::string& rpc, const BenchRequests& requests) {
+  if (rpc == "adapt") return requests.adapt.support_size();
+  if (rpc == "predict") return requests.predict_some.queries_size();
+  if (rpc == "classify") {
+    return requests.classify.support_size() + requests.classify.queries_size();
+  }
+  return 1;
+}
+
+// Replaces `example`'s input by a tensor of the model's input shape holding
+// values drawn from `random`, normalised as `spec` says.
+void SetRandomTensor(const v1::InputSpec& spec, std::mt19937& random,
+                     v1::Example& example) {
+  v1::FloatTensor* tensor = example.mutable_tensor();
+  tensor->add_shape(spec.channels());
+  tensor->add_shape(spec.height());
+  tensor->add_shape(spec.width());
+  std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
+  const float stddev = spec.stddev() > 0 ? spec.stddev() : 1.0f;
+  const int64_t values =
+      int64_t{spec.channels()} * spec.height() * spec.width();
+  for (int64_t i = 0; i < values; ++i) {
+    tensor->add_values((pixel(random) - spec.mean()) / stddev);
+  }
+}
 
 int Fail(const absl::Status& status) {
   std::cerr << "fewshot-bench: " << status << "\n";
@@ -225,6 +262,7 @@ int RunLoadSweep(FewShotClient& client, const BenchRequests& requests,
   BenchReport report;
   report.support_size = requests.adapt.support_size();
   report.adaptation_bytes = adaptation_bytes;
+  report.input = absl::GetFlag(FLAGS_input);
   for (const std::string& rpc : *rpcs) {
     absl::StatusOr<LoadCall> call = MakeLoadCall(rpc, client, requests);
     if (!call.ok()) return Fail(call.status());
@@ -243,7 +281,12 @@ int RunLoadSweep(FewShotClient& client, const BenchRequests& requests,
       row.ok = result->ok;
       row.throughput = result->Throughput();
       row.errors = result->errors;
+      row.images_per_call = ImagesPerCall(rpc, requests);
+      row.elapsed_s = absl::ToDoubleSeconds(result->elapsed);
       row.latency_ms = SummarizeLatencies(std::move(result->ok_latencies_ms));
+      row.start_lag_ms = SummarizeLatencies(std::move(result->start_lags_ms));
+      row.sent_latency_ms =
+          SummarizeLatencies(std::move(result->ok_sent_latencies_ms));
       report.rows.push_back(std::move(row));
     }
   }
@@ -256,9 +299,12 @@ int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Usage: fewshot-bench [flags] <support_dir> <query files or dirs>...");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  const std::string input = absl::GetFlag(FLAGS_input);
   if (args.size() < 3 || absl::GetFlag(FLAGS_requests) < 1 ||
-      absl::GetFlag(FLAGS_warmup) < 0) {
+      absl::GetFlag(FLAGS_warmup) < 0 ||
+      (input != "png" && input != "tensor")) {
     std::cerr << "usage: fewshot-bench [--target=host:port] [--requests=N] "
+                 "[--input=png|tensor] "
                  "[--rpc=adapt,predict,classify,add_examples|all "
                  "--concurrency=1,8,32 --duration_s=S --rate=R "
                  "--format=table|csv|json] <support_dir> <queries>...\n";
@@ -279,6 +325,19 @@ int Run(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<FewShotClient>> client =
       FewShotClient::Connect(options);
   if (!client.ok()) return Fail(client.status());
+
+  // With --input=tensor, send tensors of the model's input shape instead.
+  if (input == "tensor") {
+    absl::StatusOr<v1::GetModelInfoResponse> info = (*client)->GetModelInfo();
+    if (!info.ok()) return Fail(info.status());
+    std::mt19937 random(/*seed=*/1);
+    for (v1::LabeledExample& example : *support) {
+      SetRandomTensor(info->input(), random, *example.mutable_example());
+    }
+    for (QueryFile& query : *queries) {
+      SetRandomTensor(info->input(), random, query.example);
+    }
+  }
 
   // Build the requests once, against one adaptation, and measure its size.
   BenchRequests requests;

@@ -46,6 +46,20 @@ struct BenchRow {
   LatencySummary latency_ms;
   // Failed calls by status code.
   std::map<absl::StatusCode, int64_t> errors;
+  // Images each call sends through the encoder (support examples and
+  // queries), so that images/s can be compared with a raw forward pass.
+  int images_per_call = 1;
+  // Seconds from the first call's start to the last call's end.
+  double elapsed_s = 0;
+  // Fixed-rate rows only: how late calls started, and the latency of
+  // successful calls counted from when they were sent (see LoadResult).
+  LatencySummary start_lag_ms;
+  LatencySummary sent_latency_ms;
+
+  // Successful images per second: throughput * images_per_call.
+  double ImagesPerSecond() const { return throughput * images_per_call; }
+  // Calls started (successful or not) per second of elapsed_s.
+  double StartedPerSecond() const;
 };
 
 struct BenchReport {
@@ -53,6 +67,9 @@ struct BenchReport {
   int support_size = 0;
   // GetAdaptation's size_bytes for that adaptation, right after Adapt.
   int64_t adaptation_bytes = 0;
+  // How examples were sent: "png" (encoded images) or "tensor"
+  // (preprocessed float tensors).
+  std::string input = "png";
   std::vector<BenchRow> rows;
 };
 

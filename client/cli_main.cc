@@ -35,6 +35,14 @@ ABSL_FLAG(std::string, adaptation_id, "",
 ABSL_FLAG(std::string, label, "",
           "The correct label (feedback) or the class to remove "
           "(remove-class)");
+ABSL_FLAG(int, maml_steps, 0,
+          "With --method=maml: fine-tuning steps (0: the model's default)");
+ABSL_FLAG(double, maml_step_size, 0.0,
+          "With --method=maml: one step size for every step (0: the "
+          "meta-learned rates)");
+ABSL_FLAG(double, min_confidence, 0.0,
+          "Predict and classify: reject queries whose top probability is "
+          "below this, in [0, 1]");
 ABSL_FLAG(bool, json, false, "Print the response as JSON");
 ABSL_FLAG(int, top_k, 3, "Class scores to print per query in text mode");
 
@@ -55,6 +63,20 @@ constexpr char kUsage[] =
     "  fewshot-client remove-examples --adaptation_id=ID <example ids...>\n"
     "  fewshot-client get --adaptation_id=ID\n"
     "A support folder holds one sub-folder of .png files per class.";
+
+// Whether any --maml_* flag asks for non-default fine-tuning.
+bool HasMamlFlags() {
+  return absl::GetFlag(FLAGS_maml_steps) != 0 ||
+         absl::GetFlag(FLAGS_maml_step_size) != 0.0;
+}
+
+v1::MamlOptions MamlOptionsFromFlags() {
+  v1::MamlOptions options;
+  options.set_steps(absl::GetFlag(FLAGS_maml_steps));
+  options.set_step_size(
+      static_cast<float>(absl::GetFlag(FLAGS_maml_step_size)));
+  return options;
+}
 
 // Prints `text` in text mode or `response` as JSON with --json.
 absl::Status Print(const google::protobuf::Message& response,
@@ -99,6 +121,7 @@ absl::Status RunAdapt(FewShotClient& client, const std::string& support_dir) {
   if (!support.ok()) return support.status();
   request.mutable_support()->Add(support->begin(), support->end());
   request.set_method(absl::GetFlag(FLAGS_method));
+  if (HasMamlFlags()) *request.mutable_maml() = MamlOptionsFromFlags();
 
   absl::StatusOr<v1::AdaptResponse> response = client.Adapt(request);
   if (!response.ok()) return response.status();
@@ -116,6 +139,8 @@ absl::Status RunPredict(FewShotClient& client,
 
   v1::PredictRequest request;
   request.set_adaptation_id(adaptation_id);
+  request.set_min_confidence(
+      static_cast<float>(absl::GetFlag(FLAGS_min_confidence)));
   for (const QueryFile& query : *queries) {
     *request.add_queries() = query.example;
   }
@@ -139,6 +164,9 @@ absl::Status RunClassify(FewShotClient& client, const std::string& support_dir,
     *request.add_queries() = query.example;
   }
   request.set_method(absl::GetFlag(FLAGS_method));
+  if (HasMamlFlags()) *request.mutable_maml() = MamlOptionsFromFlags();
+  request.set_min_confidence(
+      static_cast<float>(absl::GetFlag(FLAGS_min_confidence)));
 
   absl::StatusOr<v1::ClassifyResponse> response = client.Classify(request);
   if (!response.ok()) return response.status();

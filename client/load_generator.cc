@@ -51,6 +51,12 @@ void Merge(LoadResult& part, LoadResult& total) {
   total.ok_latencies_ms.insert(total.ok_latencies_ms.end(),
                                part.ok_latencies_ms.begin(),
                                part.ok_latencies_ms.end());
+  total.start_lags_ms.insert(total.start_lags_ms.end(),
+                             part.start_lags_ms.begin(),
+                             part.start_lags_ms.end());
+  total.ok_sent_latencies_ms.insert(total.ok_sent_latencies_ms.end(),
+                                    part.ok_sent_latencies_ms.begin(),
+                                    part.ok_sent_latencies_ms.end());
   for (const auto& [code, count] : part.errors) total.errors[code] += count;
   if (total.first_error.ok()) total.first_error = part.first_error;
 }
@@ -83,21 +89,27 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options,
       const int64_t index = next_index.fetch_add(1);
       if (options.requests > 0 && index >= options.requests) return;
       absl::Time begin = absl::Now();
+      absl::Time sent = begin;
       if (options.rate > 0) {
         begin =
             start + absl::Seconds(static_cast<double>(index) / options.rate);
         if (begin >= stop) return;
         absl::SleepFor(std::max(begin - absl::Now(), absl::ZeroDuration()));
+        sent = absl::Now();
+        part.start_lags_ms.push_back(absl::ToDoubleMilliseconds(sent - begin));
       } else if (begin >= stop) {
         return;
       }
 
       const absl::Status status = call(index);
-      const double milliseconds =
-          absl::ToDoubleMilliseconds(absl::Now() - begin);
+      const absl::Time end = absl::Now();
       if (status.ok()) {
         ++part.ok;
-        part.ok_latencies_ms.push_back(milliseconds);
+        part.ok_latencies_ms.push_back(absl::ToDoubleMilliseconds(end - begin));
+        if (options.rate > 0) {
+          part.ok_sent_latencies_ms.push_back(
+              absl::ToDoubleMilliseconds(end - sent));
+        }
       } else {
         ++part.errors[status.code()];
         if (part.first_error.ok()) part.first_error = status;

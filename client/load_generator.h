@@ -43,6 +43,13 @@ struct LoadResult {
   // particular order.
   int64_t ok = 0;
   std::vector<double> ok_latencies_ms;
+  // In fixed-rate mode only: for every call started, how late it started
+  // (all callers busy, or the client short of CPU), in milliseconds, in no
+  // particular order; and for every successful call, its latency counted
+  // from when it was sent rather than from when it was due. A large lag
+  // means the client, not the server, could not keep up with the rate.
+  std::vector<double> start_lags_ms;
+  std::vector<double> ok_sent_latencies_ms;
   // Failed calls by status code (gRPC and absl codes are the same numbers).
   std::map<absl::StatusCode, int64_t> errors;
   // One of the failures, for messages; OK when there was none.

@@ -135,8 +135,10 @@ std::string FormatPredictions(
       std::min(static_cast<int>(queries.size()), predictions.size());
   for (int i = 0; i < count; ++i) {
     const v1::Prediction& prediction = predictions[i];
-    absl::StrAppendFormat(&out, "%s\t%s\t%.4f\n", queries[i].path,
-                          prediction.label(), prediction.confidence());
+    const std::string label =
+        prediction.rejected() ? "(rejected)" : prediction.label();
+    absl::StrAppendFormat(&out, "%s\t%s\t%.4f\n", queries[i].path, label,
+                          prediction.confidence());
 
     const int shown = std::min(top_k, prediction.scores_size());
     for (int k = 0; k < shown; ++k) {

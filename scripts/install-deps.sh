@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages fewshot needs to build, run and test,
-# skipping the apt round trip when everything is already there.
+# Installs the Debian 12 packages fewshot needs to build, run and test
+# (clang and its runtime libraries build the sanitizer and libFuzzer
+# targets), skipping the apt round trip when everything is already there.
 set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libtorch-dev libopenblas0-openmp
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  libabsl-dev prometheus-cpp-dev libcpp-httplib-dev
+  libabsl-dev prometheus-cpp-dev libcpp-httplib-dev libgloo-dev
   libpng-dev libzip-dev nlohmann-json3-dev libhiredis-dev redis-server
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-14-dev
 )
 
 missing=()

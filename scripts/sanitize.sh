@@ -4,9 +4,14 @@
 #   scripts/sanitize.sh thread [test ...]   TSan, in ./build-tsan
 # Without test names it runs the default set for the mode: every core,
 # server and client unit test for address; the concurrency tests (thread
-# pool, stores, service) for thread. Builds with clang and line tables only
-# (GCC with full debug info took about 40 s per file here, clang about 8);
-# FEWSHOT_JOBS (default 1) sets the build's jobs.
+# pool, batcher, stores, service) for thread. Builds with clang and line
+# tables only (GCC with full debug info took about 40 s per file here, clang
+# about 8); FEWSHOT_JOBS (default 1) sets the build's jobs and
+# FEWSHOT_SANITIZE_BUILD another build folder.
+# Only this project is instrumented. Under TSan each test runs with
+# tests/tsan/absl_sync_annotations.cc preloaded, which shows TSan the
+# Debian Abseil's locks, and with the suppressions in tests/tsan/tsan.supp,
+# which cover only reports inside uninstrumented system libraries.
 # Exits non-zero when a test fails or a sanitizer reports an error.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +20,7 @@ mode="${1:-}"
 shift || true
 case "$mode" in
   address)
-    build=build-asan
+    build="${FEWSHOT_SANITIZE_BUILD:-build-asan}"
     defaults=(
       adaptation_edits_test adaptation_state_test class_prediction_test
       encoder_test episodic_sampler_test evaluator_test image_dataset_test
@@ -31,12 +36,13 @@ case "$mode" in
     export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
     ;;
   thread)
-    build=build-tsan
+    build="${FEWSHOT_SANITIZE_BUILD:-build-tsan}"
     defaults=(
-      server_thread_pool_test server_adaptation_store_test
-      server_disk_adaptation_store_test server_fewshot_service_test
-      server_continual_learning_test)
-    export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+      server_thread_pool_test server_embedding_batcher_test
+      server_adaptation_store_test server_disk_adaptation_store_test
+      server_fewshot_service_test server_continual_learning_test)
+    export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:\
+suppressions=${PWD}/tests/tsan/tsan.supp"
     ;;
   *)
     echo "usage: $0 address|thread [test ...]" >&2
@@ -54,10 +60,21 @@ CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja \
   -DFEWSHOT_SANITIZE="$mode" -DFEWSHOT_BUILD_BENCHMARKS=OFF >/dev/null
 cmake --build "$build" --parallel "${FEWSHOT_JOBS:-1}" --target "${tests[@]}"
 
+# TSan: the Abseil lock annotations, uninstrumented, preloaded into each test.
+preload=()
+if [[ "$mode" == thread ]]; then
+  annotations="${build}/libabsl_sync_annotations.so"
+  if [[ ! "$annotations" -nt tests/tsan/absl_sync_annotations.cc ]]; then
+    clang++ -std=c++17 -O1 -fPIC -shared -I. \
+      tests/tsan/absl_sync_annotations.cc -o "$annotations" -ldl
+  fi
+  preload=(env "LD_PRELOAD=${PWD}/${annotations}")
+fi
+
 failed=()
 for test in "${tests[@]}"; do
   echo "== ${test}"
-  if ! "${build}/bin/${test}"; then
+  if ! "${preload[@]}" "${build}/bin/${test}"; then
     failed+=("$test")
   fi
 done

@@ -1,10 +1,22 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs the whole test suite with
-# ctest. Omniglot is read from ../shared/data/omniglot unless
-# FEWSHOT_OMNIGLOT_DIR names another folder.
+# Installs what is missing, builds, runs the whole test suite with ctest,
+# then fuzzes the image decoder and request handling for a bounded time
+# (FEWSHOT_FUZZ_SECONDS per target, default 20; 0 skips fuzzing). Omniglot
+# is read from ../shared/data/omniglot unless FEWSHOT_OMNIGLOT_DIR names
+# another folder. Exits non-zero when a test or a fuzz target fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh
 FEWSHOT_CMAKE_ARGS=-DFEWSHOT_BUILD_TESTS=ON bash scripts/build.sh
-ctest --test-dir build --output-on-failure --timeout 600 -j 2
+
+status=0
+ctest --test-dir build --output-on-failure --timeout 600 -j 2 || status=1
+
+fuzz_seconds="${FEWSHOT_FUZZ_SECONDS:-20}"
+if ((fuzz_seconds > 0)); then
+  start=$SECONDS
+  bash scripts/fuzz.sh "$fuzz_seconds" || status=1
+  echo "fuzz step took $((SECONDS - start)) s"
+fi
+exit "$status"

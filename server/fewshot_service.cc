@@ -9,6 +9,7 @@
 #include "absl/time/clock.h"
 #include "core/adapt/adaptation_edits.h"
 #include "core/adapt/class_prediction.h"
+#include "core/adapt/maml.h"
 #include "core/adapt/method_registry.h"
 #include "core/bundle/encoder_fingerprint.h"
 #include "core/util/logging.h"
@@ -27,12 +28,23 @@ constexpr int kMaxEditAttempts = 8;
 // The current time in Unix milliseconds.
 int64_t NowUnixMs() { return absl::ToUnixMillis(absl::Now()); }
 
+// The request's maml settings.
+core::MamlOptions ToMamlOptions(const v1::MamlOptions& options) {
+  return {.steps = options.steps(), .step_size = options.step_size()};
+}
+
 // Has `method` build into `state` the classes `labels` from support
-// `embeddings` [n, D]. Runs on a worker.
+// `embeddings` [n, D], with `maml` when the method is maml. Runs on a
+// worker.
 absl::Status BuildState(const core::AdaptationMethod& method,
                         const std::string& model_version,
                         torch::Tensor embeddings, IndexedLabels labels,
+                        const core::MamlOptions& maml,
                         core::AdaptationState* state) {
+  if (method.name() == core::MamlMethod::kName) {
+    FEWSHOT_RETURN_IF_ERROR(core::ValidateMamlOptions(maml));
+    core::SetMamlOptions(maml, state);
+  }
   state->method = method.name();
   state->model_version = model_version;
   state->labels = std::move(labels.labels);
@@ -49,9 +61,17 @@ absl::Status ScoreQueries(const core::AdaptationMethod& method,
   FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor scores,
                            method.Score(state, embeddings));
   FEWSHOT_ASSIGN_OR_RETURN(*predictions, core::CallTorch("predicting", [&] {
-    return core::ToClassPredictions(scores);
+    return core::ToClassPredictions(scores, method.temperature());
   }));
   return absl::OkStatus();
+}
+
+// How many of `predictions` were rejected.
+int64_t CountRejected(
+    const google::protobuf::RepeatedPtrField<v1::Prediction>& predictions) {
+  return std::count_if(
+      predictions.begin(), predictions.end(),
+      [](const v1::Prediction& prediction) { return prediction.rejected(); });
 }
 
 // The methods this build knows that `bundle_methods` lists, default first.
@@ -75,17 +95,18 @@ absl::StatusOr<std::unique_ptr<FewShotService>> FewShotService::Create(
     ServerMetrics* metrics) {
   // Pick the methods to offer.
   std::vector<std::string> method_names =
-      ServableMethodNames(bundle.metadata.methods);
+      ServableMethodNames(bundle.metadata.MethodNames());
   if (method_names.empty()) {
     return absl::FailedPreconditionError(
         absl::StrCat("model bundle methods are [",
-                     absl::StrJoin(bundle.metadata.methods, ", "),
+                     absl::StrJoin(bundle.metadata.MethodNames(), ", "),
                      "]; expected at least one of [",
                      absl::StrJoin(core::KnownMethodNames(), ", "), "]"));
   }
   MethodMap methods;
   for (const std::string& name : method_names) {
-    FEWSHOT_ASSIGN_OR_RETURN(methods[name], core::CreateMethod(name));
+    FEWSHOT_ASSIGN_OR_RETURN(methods[name],
+                             core::CreateMethodFromBundle(name, bundle));
   }
 
   // Fingerprint the weights, then wrap the network for inference.
@@ -237,9 +258,10 @@ absl::Status FewShotService::DoAdapt(const grpc::ServerContext& context,
   FEWSHOT_RETURN_IF_ERROR(RunForCall(
       context, *pool_,
       [this, &method, embeddings = std::move(embeddings),
-       labels = std::move(labels), state]() mutable {
+       labels = std::move(labels), maml = ToMamlOptions(request.maml()),
+       state]() mutable {
         return BuildState(method, metadata_.version, std::move(embeddings),
-                          std::move(labels), state.get());
+                          std::move(labels), maml, state.get());
       }));
   state->encoder_fingerprint = encoder_fingerprint_;
   core::StampNewState(NowUnixMs(), state.get());
@@ -283,10 +305,12 @@ absl::Status FewShotService::DoPredict(const grpc::ServerContext& context,
 
   // Reply.
   for (const core::ClassPrediction& prediction : predictions) {
-    *response->add_predictions() = ToProtoPrediction(prediction, state->labels);
+    *response->add_predictions() =
+        ToProtoPrediction(prediction, request.min_confidence(), state->labels);
   }
   response->set_model_version(metadata_.version);
   metrics_->RecordQueriesPredicted(response->predictions_size());
+  metrics_->RecordQueriesRejected(CountRejected(response->predictions()));
   return absl::OkStatus();
 }
 
@@ -322,12 +346,12 @@ absl::Status FewShotService::DoClassify(const grpc::ServerContext& context,
   FEWSHOT_RETURN_IF_ERROR(RunForCall(
       context, *pool_,
       [this, &method, support_count, embeddings = std::move(embeddings),
-       labels = std::move(labels), state,
+       labels = std::move(labels), maml = ToMamlOptions(request.maml()), state,
        predictions]() mutable -> absl::Status {
         FEWSHOT_RETURN_IF_ERROR(BuildState(
             method, metadata_.version,
             embeddings.slice(/*dim=*/0, /*start=*/0, /*end=*/support_count),
-            std::move(labels), state.get()));
+            std::move(labels), maml, state.get()));
         return ScoreQueries(
             method, *state,
             embeddings.slice(/*dim=*/0, /*start=*/support_count),
@@ -336,12 +360,14 @@ absl::Status FewShotService::DoClassify(const grpc::ServerContext& context,
 
   // Reply.
   for (const core::ClassPrediction& prediction : *predictions) {
-    *response->add_predictions() = ToProtoPrediction(prediction, state->labels);
+    *response->add_predictions() =
+        ToProtoPrediction(prediction, request.min_confidence(), state->labels);
   }
   *response->mutable_classes() = ToClassSummaries(*state);
   response->set_method(method.name());
   response->set_model_version(metadata_.version);
   metrics_->RecordQueriesPredicted(response->predictions_size());
+  metrics_->RecordQueriesRejected(CountRejected(response->predictions()));
   return absl::OkStatus();
 }
 
@@ -495,6 +521,7 @@ absl::Status FewShotService::DoStreamPredict(
     }
     v1::PredictRequest predict;
     predict.set_adaptation_id(adaptation_id);
+    predict.set_min_confidence(request.min_confidence());
     predict.mutable_queries()->Swap(request.mutable_queries());
 
     // Predict; only the end of the call itself ends the stream.

@@ -50,7 +50,9 @@ namespace fewshot::server {
 class FewShotService final : public v1::FewShot::Service {
  public:
   // Takes the model from `bundle` and offers the methods this build knows
-  // that the bundle lists. `store`, `pool` and `metrics` are borrowed and
+  // that the bundle lists, each set up from its head and temperature
+  // (INVALID_ARGUMENT when a head does not fit). `store`, `pool` and
+  // `metrics` are borrowed and
   // must outlive the service; `batching` sets up the encoder's batcher
   // (its on_batch is replaced by the metrics). Returns FAILED_PRECONDITION
   // when the bundle lists no method this build knows, INVALID_ARGUMENT for

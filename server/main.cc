@@ -36,6 +36,10 @@ ABSL_FLAG(std::string, model_dir, DefaultModelDir(),
           "models/omniglot-conv4)");
 ABSL_FLAG(int, torch_threads, 1, "LibTorch intra-op threads");
 ABSL_FLAG(int, workers, 2, "worker threads running the model");
+ABSL_FLAG(int, grpc_max_threads, 0,
+          "threads gRPC may use to receive and answer calls (0: no limit, "
+          "one per call in progress); a call finding none free gets "
+          "RESOURCE_EXHAUSTED");
 ABSL_FLAG(int, queue_capacity, 64,
           "requests that may wait for a worker; more are rejected at once");
 ABSL_FLAG(int, max_batch_size, 64,
@@ -80,6 +84,8 @@ fewshot::server::ServerOptions OptionsFromFlags() {
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
   options.model_dir = absl::GetFlag(FLAGS_model_dir);
   options.workers = absl::GetFlag(FLAGS_workers);
+  options.torch_threads = absl::GetFlag(FLAGS_torch_threads);
+  options.grpc_max_threads = absl::GetFlag(FLAGS_grpc_max_threads);
   options.queue_capacity = absl::GetFlag(FLAGS_queue_capacity);
   options.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
   options.max_batch_delay =
@@ -142,8 +148,12 @@ int main(int argc, char** argv) {
                             : options.metrics_address)
                     << "; store " << options.store << "; " << options.workers
                     << " workers; " << torch_threads
-                    << " torch threads; batches of up to "
-                    << options.max_batch_size << " images";
+                    << " torch threads; gRPC threads "
+                    << (options.grpc_max_threads > 0
+                            ? std::to_string(options.grpc_max_threads)
+                            : std::string("unlimited"))
+                    << "; batches of up to " << options.max_batch_size
+                    << " images";
 
   // Shut down on the first SIGINT or SIGTERM.
   std::thread signal_waiter([&shutdown_signals, &server] {

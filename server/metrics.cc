@@ -104,6 +104,10 @@ ServerMetrics::ServerMetrics(const std::string& model_name,
       queries_predicted_(
           SingleCounter(*registry_, "fewshot_queries_predicted_total",
                         "Queries classified by Predict and Classify.")),
+      queries_rejected_(
+          SingleCounter(*registry_, "fewshot_queries_rejected_total",
+                        "Queries whose top probability was below the request's "
+                        "min_confidence.")),
       cached_adaptations_(
           SingleGauge(*registry_, "fewshot_cached_adaptations",
                       "Adaptations currently kept in the store.")),
@@ -173,6 +177,10 @@ void ServerMetrics::RecordExamplesAdded(int64_t count) {
 
 void ServerMetrics::RecordQueriesPredicted(int64_t count) {
   queries_predicted_.Increment(static_cast<double>(count));
+}
+
+void ServerMetrics::RecordQueriesRejected(int64_t count) {
+  queries_rejected_.Increment(static_cast<double>(count));
 }
 
 void ServerMetrics::SetCachedAdaptations(int64_t count) {

@@ -67,6 +67,9 @@ class ServerMetrics {
   // Counts labelled examples added by Adapt, AddExamples and Feedback.
   void RecordExamplesAdded(int64_t count);
   void RecordQueriesPredicted(int64_t count);
+  // Counts queries answered as rejected (below the request's
+  // min_confidence).
+  void RecordQueriesRejected(int64_t count);
   void SetCachedAdaptations(int64_t count);
   // Approximate bytes the store holds in memory.
   void SetStoreBytes(int64_t bytes);
@@ -87,6 +90,7 @@ class ServerMetrics {
   prometheus::Counter& adaptations_rebuilt_;
   prometheus::Counter& examples_added_;
   prometheus::Counter& queries_predicted_;
+  prometheus::Counter& queries_rejected_;
   prometheus::Gauge& cached_adaptations_;
   prometheus::Gauge& store_bytes_;
   prometheus::Gauge& queue_depth_;

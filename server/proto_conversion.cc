@@ -102,6 +102,7 @@ IndexedLabels IndexSupportLabels(
 }
 
 v1::Prediction ToProtoPrediction(const core::ClassPrediction& prediction,
+                                 float min_confidence,
                                  const std::vector<std::string>& labels) {
   // Class indices by descending probability; ties keep class order.
   std::vector<int> order(prediction.probabilities.size());
@@ -111,7 +112,11 @@ v1::Prediction ToProtoPrediction(const core::ClassPrediction& prediction,
   });
 
   v1::Prediction proto;
-  proto.set_label(labels[prediction.best_class]);
+  if (prediction.confidence < min_confidence) {
+    proto.set_rejected(true);
+  } else {
+    proto.set_label(labels[prediction.best_class]);
+  }
   proto.set_confidence(prediction.confidence);
   for (int index : order) {
     v1::LabelScore* score = proto.add_scores();
@@ -227,6 +232,26 @@ v1::GetModelInfoResponse ToModelInfo(const core::BundleMetadata& metadata,
   proto_limits->set_max_image_pixels(
       static_cast<int32_t>(limits.max_image_pixels));
   proto_limits->set_max_label_length(limits.max_label_length);
+  proto_limits->set_max_maml_steps(limits.max_maml_steps);
+  proto_limits->set_max_maml_step_size(limits.max_maml_step_size);
+
+  // Each method's settings and figures.
+  for (const std::string& name : methods) {
+    v1::MethodInfo* method_info = info.add_method_info();
+    method_info->set_name(name);
+    const core::MethodSpec* spec = metadata.FindMethod(name);
+    method_info->set_temperature(spec != nullptr ? spec->temperature : 1.0);
+    if (spec != nullptr) {
+      for (const auto& [key, value] : spec->hyperparameters) {
+        (*method_info->mutable_hyperparameters())[key] = value;
+      }
+    }
+    for (const v1::MeasuredAccuracy& accuracy : info.measured_accuracy()) {
+      if (accuracy.method() == name) {
+        *method_info->add_measured_accuracy() = accuracy;
+      }
+    }
+  }
   return info;
 }
 

@@ -60,8 +60,10 @@ IndexedLabels IndexSupportLabels(
     const google::protobuf::RepeatedPtrField<v1::LabeledExample>& support);
 
 // `prediction` over the classes named by `labels` (class index -> label),
-// with scores sorted by descending probability.
+// with scores sorted by descending probability. When its confidence is
+// below `min_confidence` the label is empty and `rejected` is set.
 v1::Prediction ToProtoPrediction(const core::ClassPrediction& prediction,
+                                 float min_confidence,
                                  const std::vector<std::string>& labels);
 
 // One summary per class of `state`, in class index order.
@@ -86,7 +88,7 @@ v1::GetAdaptationResponse ToAdaptationInfo(const std::string& id,
 core::ImageLimits ToImageLimits(const RequestLimits& limits);
 
 // The model description. `methods` are the names the server accepts,
-// default first.
+// default first; each gets a MethodInfo from the metadata.
 v1::GetModelInfoResponse ToModelInfo(const core::BundleMetadata& metadata,
                                      const std::vector<std::string>& methods,
                                      const RequestLimits& limits);

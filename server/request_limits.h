@@ -14,6 +14,10 @@ struct RequestLimits {
   int64_t max_image_bytes = 4 << 20;
   int64_t max_image_pixels = 4096 * 4096;
   int max_label_length = 128;
+  // Bounds of per-request maml fine-tuning (at most core::kMaxMamlSteps
+  // and core::kMaxMamlStepSize, which the method enforces in any case).
+  int max_maml_steps = 100;
+  float max_maml_step_size = 10.0f;
 };
 
 }  // namespace fewshot::server

@@ -46,18 +46,24 @@ RequestValidator::RequestValidator(RequestLimits limits,
 absl::Status RequestValidator::ValidateAdapt(
     const v1::AdaptRequest& request) const {
   FEWSHOT_RETURN_IF_ERROR(ValidateMethod(request.method()));
+  FEWSHOT_RETURN_IF_ERROR(ValidateMamlOptions(
+      request.method(), request.has_maml(), request.maml()));
   return ValidateSupport(request.support());
 }
 
 absl::Status RequestValidator::ValidatePredict(
     const v1::PredictRequest& request) const {
   FEWSHOT_RETURN_IF_ERROR(CheckAdaptationId(request.adaptation_id()));
+  FEWSHOT_RETURN_IF_ERROR(ValidateMinConfidence(request.min_confidence()));
   return ValidateQueries(request.queries());
 }
 
 absl::Status RequestValidator::ValidateClassify(
     const v1::ClassifyRequest& request) const {
   FEWSHOT_RETURN_IF_ERROR(ValidateMethod(request.method()));
+  FEWSHOT_RETURN_IF_ERROR(ValidateMamlOptions(
+      request.method(), request.has_maml(), request.maml()));
+  FEWSHOT_RETURN_IF_ERROR(ValidateMinConfidence(request.min_confidence()));
   FEWSHOT_RETURN_IF_ERROR(ValidateSupport(request.support()));
   return ValidateQueries(request.queries());
 }
@@ -264,6 +270,39 @@ absl::Status RequestValidator::ValidateMethod(const std::string& method) const {
   return absl::InvalidArgumentError(absl::StrCat(
       "method is \"", method, "\"; expected one of [",
       absl::StrJoin(methods_, ", "), "] or empty for the default"));
+}
+
+absl::Status RequestValidator::ValidateMamlOptions(
+    const std::string& method, bool has_options,
+    const v1::MamlOptions& options) const {
+  if (!has_options) return absl::OkStatus();
+  const std::string& resolved =
+      method.empty() && !methods_.empty() ? methods_.front() : method;
+  if (resolved != kMamlMethodName &&
+      (options.steps() != 0 || options.step_size() != 0.0f)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "maml options are set but method is \"", resolved,
+        "\"; set method to \"", kMamlMethodName, "\" or clear maml"));
+  }
+  if (options.steps() < 0 || options.steps() > limits_.max_maml_steps) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("maml.steps is ", options.steps(),
+                     "; expected 0 (the default) to ", limits_.max_maml_steps));
+  }
+  if (!(options.step_size() >= 0.0f &&
+        options.step_size() <= limits_.max_maml_step_size)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "maml.step_size is ", options.step_size(),
+        "; expected 0 (the learned rates) to ", limits_.max_maml_step_size));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RequestValidator::ValidateMinConfidence(float value) const {
+  if (value >= 0.0f && value <= 1.0f) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("min_confidence is ", value,
+                   "; expected a probability in [0, 1] (0 rejects nothing)"));
 }
 
 }  // namespace fewshot::server

@@ -22,6 +22,9 @@
 
 namespace fewshot::server {
 
+// The method MamlOptions apply to.
+inline constexpr char kMamlMethodName[] = "maml";
+
 // Immutable and thread-safe. Every failure is INVALID_ARGUMENT. Image
 // contents are checked later, when they are decoded.
 class RequestValidator {
@@ -74,6 +77,14 @@ class RequestValidator {
 
   // An empty name (the default) or one of methods_.
   absl::Status ValidateMethod(const std::string& method) const;
+
+  // MamlOptions within the limits, and only for the maml method (`method`
+  // empty means methods_.front()).
+  absl::Status ValidateMamlOptions(const std::string& method, bool has_options,
+                                   const v1::MamlOptions& options) const;
+
+  // A rejection threshold in [0, 1].
+  absl::Status ValidateMinConfidence(float value) const;
 
   const RequestLimits limits_;
   const core::Preprocessing input_;

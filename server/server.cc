@@ -3,6 +3,7 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/resource_quota.h>
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
@@ -42,7 +43,11 @@ absl::Status ValidateOptions(const ServerOptions& options) {
   const RequestLimits& limits = options.limits;
   FEWSHOT_RETURN_IF_ERROR(
       CheckAtLeast("max_message_bytes", options.max_message_bytes, 1));
+  FEWSHOT_RETURN_IF_ERROR(
+      CheckAtLeast("grpc_max_threads", options.grpc_max_threads, 0));
   FEWSHOT_RETURN_IF_ERROR(CheckAtLeast("workers", options.workers, 1));
+  FEWSHOT_RETURN_IF_ERROR(
+      CheckAtLeast("torch_threads", options.torch_threads, 0));
   FEWSHOT_RETURN_IF_ERROR(
       CheckAtLeast("queue_capacity", options.queue_capacity, 0));
   FEWSHOT_RETURN_IF_ERROR(
@@ -164,7 +169,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
           {.max_batch_size = options.max_batch_size,
            .max_batch_delay = options.max_batch_delay,
            .queue_capacity = std::max(1, options.queue_capacity),
-           .max_inflight_batches = options.workers},
+           .max_inflight_batches = options.workers,
+           .intra_op_threads = options.torch_threads},
           server->store_.get(), server->pool_.get(), metrics));
 
   // Serve /metrics, unless disabled.
@@ -182,6 +188,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(),
                            &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  if (options.grpc_max_threads > 0) {
+    grpc::ResourceQuota quota("fewshot-server");
+    quota.SetMaxThreads(options.grpc_max_threads);
+    builder.SetResourceQuota(quota);
+  }
   builder.RegisterService(server->service_.get());
   server->grpc_server_ = builder.BuildAndStart();
   if (server->grpc_server_ == nullptr || server->port_ == 0) {

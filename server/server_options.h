@@ -29,8 +29,20 @@ struct ServerOptions {
 
   // --- Scheduling ---
 
+  // The thread split (see docs/performance.md, "Thread split"): gRPC's
+  // threads receive, validate, decode and answer calls; `workers` pool
+  // threads run forward passes and method work, each forward pass using
+  // `torch_threads` LibTorch intra-op threads.
+
+  // Threads gRPC may use to poll and run calls; 0 keeps gRPC's default (a
+  // thread per call in progress, no limit). A call arriving when all are
+  // taken is answered RESOURCE_EXHAUSTED by gRPC itself.
+  int grpc_max_threads = 0;
   // Threads running forward passes and method work.
   int workers = 2;
+  // LibTorch intra-op threads of each forward pass; main.cc's
+  // --torch_threads. 0 leaves the pool threads' LibTorch setting alone.
+  int torch_threads = 1;
   // Requests waiting for a worker, and requests waiting for the encoder
   // batcher; more are rejected at once.
   int queue_capacity = 64;

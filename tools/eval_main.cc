@@ -1,63 +1,174 @@
 // fewshot-eval: measures a bundle's N-way K-shot accuracy on Omniglot
-// classes never seen in training, with a 95% confidence interval, and can
-// record the figures in the bundle.
+// classes never seen in training, with a 95% confidence interval and
+// per-episode latency, for one or more methods; optionally within one
+// alphabet, with calibration (temperature fitted on validation classes)
+// and open-set rejection; in process or through a running server's gRPC
+// API. Writes JSON and Markdown reports and can record the accuracy in the
+// bundle.
 //
-//   fewshot-eval --model_dir=models/omniglot-conv4 --shapes=5x1,5x5 --record
+//   fewshot-eval --shapes=5x1,5x5 --report_md=eval.md
+//   fewshot-eval --server=127.0.0.1:50051 --shapes=5x5 --episodes=100
 #include <algorithm>
+#include <functional>
 #include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "client/fewshot_client.h"
+#include "client/latency_stats.h"
 #include "core/adapt/method_registry.h"
 #include "core/bundle/model_bundle.h"
-#include "core/data/omniglot.h"
+#include "core/data/episodic_sampler.h"
+#include "core/data/omniglot_protocol.h"
+#include "core/eval/calibration.h"
 #include "core/eval/evaluator.h"
+#include "core/eval/open_set.h"
 #include "core/model/encoder.h"
+#include "core/util/status_macros.h"
 #include "core/util/torch_threads.h"
+#include "tools/eval_report.h"
 #include "tools/omniglot_flags.h"
 #include "tools/progress_bar.h"
+#include "tools/remote_evaluator.h"
 
 ABSL_FLAG(std::string, model_dir, "models/omniglot-conv4",
-          "Bundle folder to evaluate");
-ABSL_FLAG(std::string, split, "evaluation",
-          "Omniglot split to test on: evaluation (unseen alphabets) or "
-          "background");
+          "Bundle folder to evaluate in process (ignored with --server)");
+ABSL_FLAG(std::string, server, "",
+          "HOST:PORT of a running fewshot-server: send the episodes through "
+          "its gRPC API instead of running the bundle in process");
 ABSL_FLAG(std::string, shapes, "5x1,5x5,20x1,20x5",
           "Comma-separated WAYSxSHOTS episode shapes");
+ABSL_FLAG(std::string, within_alphabet_shapes, "",
+          "WAYSxSHOTS shapes whose episodes take every class from one "
+          "alphabet, e.g. 20x1; reported separately");
 ABSL_FLAG(int, queries, 15, "Query examples per class");
 ABSL_FLAG(int, episodes, 1000, "Episodes per shape");
 ABSL_FLAG(uint64_t, seed, 2024, "Episode seed");
-ABSL_FLAG(std::string, method, "", "Adaptation method (default protonet)");
+ABSL_FLAG(std::string, methods, "",
+          "Comma-separated adaptation methods (default: the model's default "
+          "method)");
+ABSL_FLAG(bool, calibrate, false,
+          "Fit a temperature per method and shape on validation episodes "
+          "(needs --validation_classes > 0) and report the expected "
+          "calibration error before and after");
+ABSL_FLAG(int, calibration_episodes, 200,
+          "Validation episodes per method and shape for --calibrate");
+ABSL_FLAG(std::string, open_set_shape, "",
+          "WAYSxSHOTS shape of an open-set measurement (empty: none)");
+ABSL_FLAG(int, unknown_ways, 5,
+          "Test classes outside the support set whose queries are scored "
+          "in each open-set episode");
+ABSL_FLAG(std::string, open_set_thresholds, "",
+          "Comma-separated top-1 probability thresholds of the open-set "
+          "table (default 0.05 to 0.95 by 0.05, 0.99, 0.999 and 0.9999)");
+ABSL_FLAG(std::string, report_json, "", "Write the JSON report here");
+ABSL_FLAG(std::string, report_md, "", "Write the Markdown report here");
 ABSL_FLAG(int, threads, 2, "LibTorch intra-op threads");
 ABSL_FLAG(bool, record, false,
-          "Write the results into the bundle's metadata");
+          "Write the accuracy into the bundle's metadata (in process only)");
 
 namespace fewshot::tools {
 namespace {
 
+// Runs the episodes of `options` for one method on `dataset`.
+using EpisodeRunner = std::function<absl::StatusOr<core::EvaluationResult>(
+    const std::string& method, const core::ImageDataset& dataset,
+    const core::EvaluationOptions& options,
+    const std::function<void(int)>& progress)>;
+
 // Parses "5x1,20x5" into episode shapes with `queries` queries per class.
 absl::StatusOr<std::vector<core::EpisodeShape>> ParseShapes(
-    const std::string& text, int queries) {
+    const std::string& flag, const std::string& text, int queries) {
   std::vector<core::EpisodeShape> shapes;
   for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipEmpty())) {
     std::vector<std::string> parts = absl::StrSplit(item, 'x');
     core::EpisodeShape shape;
     shape.queries = queries;
     if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &shape.ways) ||
-        !absl::SimpleAtoi(parts[1], &shape.shots)) {
+        !absl::SimpleAtoi(parts[1], &shape.shots) || shape.ways < 2 ||
+        shape.shots < 1) {
       return absl::InvalidArgumentError(absl::StrFormat(
-          "--shapes item '%s' is not WAYSxSHOTS, e.g. 5x1", item));
+          "--%s item '%s' is not WAYSxSHOTS with WAYS >= 2 and SHOTS >= 1, "
+          "e.g. 5x1",
+          flag, item));
     }
     shapes.push_back(shape);
   }
-  if (shapes.empty()) return absl::InvalidArgumentError("--shapes is empty");
   return shapes;
+}
+
+// The open-set thresholds from --open_set_thresholds, or the default sweep.
+absl::StatusOr<std::vector<double>> ParseThresholds(const std::string& text) {
+  std::vector<double> thresholds;
+  if (text.empty()) {
+    for (int i = 1; i <= 19; ++i) thresholds.push_back(0.05 * i);
+    // Served probabilities crowd near 1; resolve that end too.
+    for (double high : {0.99, 0.999, 0.9999}) thresholds.push_back(high);
+    return thresholds;
+  }
+  for (absl::string_view item : absl::StrSplit(text, ',', absl::SkipEmpty())) {
+    double threshold = 0;
+    if (!absl::SimpleAtod(item, &threshold) || threshold < 0 || threshold > 1) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--open_set_thresholds item '%s' is not a number in [0, 1]", item));
+    }
+    thresholds.push_back(threshold);
+  }
+  return thresholds;
+}
+
+// The command line as typed, for the report.
+std::string CommandLine(int argc, char** argv) {
+  std::vector<std::string> words;
+  for (int i = 0; i < argc; ++i) {
+    const std::string word = argv[i];
+    words.push_back(word.find(' ') == std::string::npos ? word
+                                                        : "'" + word + "'");
+  }
+  return absl::StrJoin(words, " ");
+}
+
+// Sampler options that keep every class of an episode in one alphabet.
+core::SamplerOptions WithinAlphabet(const core::ImageDataset& dataset) {
+  core::SamplerOptions options;
+  options.within_group = true;
+  absl::flat_hash_map<std::string, int> group_of;
+  for (const std::string& name : dataset.class_names) {
+    const auto [it, added] = group_of.try_emplace(
+        core::AlphabetOf(name), static_cast<int>(group_of.size()));
+    options.class_group.push_back(it->second);
+  }
+  return options;
+}
+
+// Runs one evaluation with a progress bar labelled `what`.
+absl::StatusOr<core::EvaluationResult> RunWithProgress(
+    const EpisodeRunner& run, const std::string& method,
+    const core::ImageDataset& dataset, const core::EvaluationOptions& options,
+    const std::string& what) {
+  ProgressBar bar(options.episodes, /*lines_when_piped=*/4);
+  const absl::Time began = absl::Now();
+  absl::StatusOr<core::EvaluationResult> result =
+      run(method, dataset, options, [&](int done) {
+        bar.Update(done, done / absl::ToDoubleSeconds(absl::Now() - began),
+                   what);
+      });
+  bar.Finish();
+  return result;
 }
 
 int Fail(const absl::Status& status) {
@@ -65,94 +176,396 @@ int Fail(const absl::Status& status) {
   return 1;
 }
 
+// Everything a run needs besides the flags read in Run().
+struct Setup {
+  EvaluationReport report;
+  EpisodeRunner run;
+  // Method names as sent to the runner, and as reported.
+  std::vector<std::string> methods;
+  std::vector<std::string> method_names;
+  core::Preprocessing preprocessing;
+};
+
+// In process: the bundle, its encoder and every method asked for.
+absl::StatusOr<Setup> SetUpInProcess(const std::vector<std::string>& wanted) {
+  FEWSHOT_ASSIGN_OR_RETURN(
+      core::ModelBundle bundle,
+      core::LoadModelBundle(absl::GetFlag(FLAGS_model_dir)));
+  Setup setup;
+  setup.report.model_name = bundle.metadata.name;
+  setup.report.model_version = bundle.metadata.version;
+  setup.report.target = "in-process";
+  setup.preprocessing = bundle.metadata.preprocessing;
+  auto methods = std::make_shared<
+      std::map<std::string, std::unique_ptr<core::AdaptationMethod>>>();
+  const std::vector<std::string> offered = bundle.metadata.MethodNames();
+  for (const std::string& name : wanted) {
+    // An empty name is the bundle's default (first) method.
+    const std::string chosen =
+        name.empty() && !offered.empty() ? offered.front() : name;
+    FEWSHOT_ASSIGN_OR_RETURN(std::unique_ptr<core::AdaptationMethod> method,
+                             core::CreateMethodFromBundle(chosen, bundle));
+    setup.methods.push_back(method->name());
+    setup.method_names.push_back(method->name());
+    (*methods)[method->name()] = std::move(method);
+  }
+  auto encoder = std::make_shared<core::Encoder>(bundle.encoder,
+                                                 bundle.metadata.preprocessing);
+  setup.run = [encoder, methods](const std::string& method,
+                                 const core::ImageDataset& dataset,
+                                 const core::EvaluationOptions& options,
+                                 const std::function<void(int)>& progress) {
+    return core::EvaluateEpisodes(*encoder, *methods->at(method), dataset,
+                                  options, progress);
+  };
+  return setup;
+}
+
+// Through gRPC: the server's model, input recipe and methods.
+absl::StatusOr<Setup> SetUpOverGrpc(const std::vector<std::string>& wanted) {
+  const std::string target = absl::GetFlag(FLAGS_server);
+  FEWSHOT_ASSIGN_OR_RETURN(std::shared_ptr<client::FewShotClient> client,
+                           client::FewShotClient::Connect({.target = target}));
+  FEWSHOT_ASSIGN_OR_RETURN(v1::GetModelInfoResponse info,
+                           client->GetModelInfo());
+  Setup setup;
+  setup.report.model_name = info.model_name();
+  setup.report.model_version = info.model_version();
+  setup.report.target = "grpc://" + target;
+  FEWSHOT_ASSIGN_OR_RETURN(setup.preprocessing, PreprocessingOfServer(*client));
+  for (const std::string& name : wanted) {
+    setup.methods.push_back(name);
+    setup.method_names.push_back(name.empty() ? info.default_method() : name);
+  }
+  setup.run = [client, preprocessing = setup.preprocessing](
+                  const std::string& method, const core::ImageDataset& dataset,
+                  const core::EvaluationOptions& options,
+                  const std::function<void(int)>& progress) {
+    return EvaluateEpisodesOverGrpc(*client, method, dataset, preprocessing,
+                                    options, progress);
+  };
+  return setup;
+}
+
+// Fits a temperature on validation episodes like `options` and measures
+// the test scores' calibration error before and after.
+absl::StatusOr<CalibrationFigures> Calibrate(
+    const Setup& setup, const std::string& method,
+    const core::ImageDataset& validation, core::EvaluationOptions options,
+    const core::EvaluationResult& test, const std::string& what) {
+  options.episodes = absl::GetFlag(FLAGS_calibration_episodes);
+  if (options.sampler.within_group) {
+    options.sampler = WithinAlphabet(validation);
+  }
+  absl::StatusOr<core::EvaluationResult> fitted = RunWithProgress(
+      setup.run, method, validation, options, what + " validation");
+  if (!fitted.ok()) {
+    return absl::Status(fitted.status().code(),
+                        absl::StrCat("calibration on the validation classes: ",
+                                     fitted.status().message(),
+                                     " (raise --validation_classes)"));
+  }
+  CalibrationFigures figures;
+  figures.validation_episodes = options.episodes;
+  FEWSHOT_ASSIGN_OR_RETURN(
+      figures.temperature,
+      core::FitTemperature(fitted->scores, fitted->labels));
+  FEWSHOT_ASSIGN_OR_RETURN(figures.ece_before, core::ExpectedCalibrationError(
+                                                   test.scores, test.labels));
+  FEWSHOT_ASSIGN_OR_RETURN(
+      figures.ece_after,
+      core::ExpectedCalibrationError(test.scores, test.labels,
+                                     {.temperature = figures.temperature}));
+  return figures;
+}
+
+// One accuracy measurement: a shape, across alphabets or within one.
+struct Job {
+  core::EpisodeShape shape;
+  bool within_alphabet = false;
+};
+
+// Checks, before any episode runs, that `dataset` can supply every job's
+// episodes (with `unknown_ways` more classes for open-set jobs).
+absl::Status CheckShapes(const std::vector<Job>& jobs,
+                         const std::vector<core::EpisodeShape>& open_set,
+                         const core::ImageDataset& dataset,
+                         const core::Preprocessing& preprocessing,
+                         const std::string& role, const std::string& hint) {
+  std::vector<std::pair<Job, int>> checks;
+  for (const Job& job : jobs) checks.push_back({job, 0});
+  for (const core::EpisodeShape& shape : open_set) {
+    checks.push_back({{shape, false}, absl::GetFlag(FLAGS_unknown_ways)});
+  }
+  for (const auto& [job, unknown_ways] : checks) {
+    core::EpisodeShape drawn = job.shape;
+    drawn.ways += unknown_ways;
+    const core::EpisodicSampler sampler(
+        &dataset, drawn, preprocessing, /*seed=*/0,
+        job.within_alphabet ? WithinAlphabet(dataset) : core::SamplerOptions{});
+    const absl::Status valid = sampler.Validate();
+    if (!valid.ok()) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "the %s classes cannot supply %d-way %d-shot episodes%s%s: %s%s",
+          role, drawn.ways, drawn.shots,
+          unknown_ways > 0 ? " (with the unknown classes)" : "",
+          job.within_alphabet ? " within one alphabet" : "", valid.message(),
+          hint));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Runs `job` for method `m` on the test classes and, when `validation` is
+// given, calibrates on it.
+absl::StatusOr<ShapeFigures> MeasureShape(
+    const Setup& setup, size_t m, const Job& job,
+    const core::ImageDataset& test_set, const core::ImageDataset* validation) {
+  const std::string& method_name = setup.method_names[m];
+  core::EvaluationOptions options;
+  options.shape = job.shape;
+  options.episodes = absl::GetFlag(FLAGS_episodes);
+  options.seed = setup.report.seed;
+  options.keep_scores = validation != nullptr;
+  if (job.within_alphabet) options.sampler = WithinAlphabet(test_set);
+  const std::string what = absl::StrFormat(
+      "%s %d-way %d-shot%s", method_name, job.shape.ways, job.shape.shots,
+      job.within_alphabet ? " within alphabet" : "");
+  FEWSHOT_ASSIGN_OR_RETURN(
+      core::EvaluationResult result,
+      RunWithProgress(setup.run, setup.methods[m], test_set, options, what));
+
+  ShapeFigures figures;
+  figures.method = method_name;
+  figures.ways = job.shape.ways;
+  figures.shots = job.shape.shots;
+  figures.queries = job.shape.queries;
+  figures.episodes = options.episodes;
+  figures.within_alphabet = job.within_alphabet;
+  figures.accuracy = result.accuracy.mean;
+  figures.ci95 = result.accuracy.ci95;
+  figures.adapt_ms = client::SummarizeLatencies(result.adapt_milliseconds);
+  figures.score_ms = client::SummarizeLatencies(result.score_milliseconds);
+  std::cout << absl::StrFormat(
+      "%s: %6.2f%% +- %.2f%% (95%% CI, %d episodes, %.1f s); adapt p50 %.2f "
+      "ms p99 %.2f ms, score p50 %.2f ms p99 %.2f ms\n",
+      what, 100 * figures.accuracy, 100 * figures.ci95, options.episodes,
+      result.seconds, figures.adapt_ms.p50, figures.adapt_ms.p99,
+      figures.score_ms.p50, figures.score_ms.p99);
+  if (validation != nullptr) {
+    FEWSHOT_ASSIGN_OR_RETURN(
+        figures.calibration,
+        Calibrate(setup, setup.methods[m], *validation, options, result, what));
+    std::cout << absl::StrFormat(
+        "%s: T = %.3f (fitted on %d validation episodes), ECE %.2f%% -> "
+        "%.2f%%\n",
+        what, figures.calibration->temperature,
+        figures.calibration->validation_episodes,
+        100 * figures.calibration->ece_before,
+        100 * figures.calibration->ece_after);
+  }
+  return figures;
+}
+
+// Open-set rejection of method `m`: episodes of `shape` whose queries also
+// come from --unknown_ways test classes outside the support set.
+absl::StatusOr<OpenSetFigures> MeasureOpenSetShape(
+    const Setup& setup, size_t m, const core::EpisodeShape& shape,
+    const core::ImageDataset& test_set, const std::vector<double>& thresholds) {
+  core::EvaluationOptions options;
+  options.shape = shape;
+  options.episodes = absl::GetFlag(FLAGS_episodes);
+  options.seed = setup.report.seed;
+  options.unknown_ways = absl::GetFlag(FLAGS_unknown_ways);
+  const std::string what =
+      absl::StrFormat("%s %d-way %d-shot + %d unknown", setup.method_names[m],
+                      shape.ways, shape.shots, options.unknown_ways);
+  FEWSHOT_ASSIGN_OR_RETURN(
+      core::EvaluationResult result,
+      RunWithProgress(setup.run, setup.methods[m], test_set, options, what));
+
+  OpenSetFigures figures;
+  figures.method = setup.method_names[m];
+  figures.ways = shape.ways;
+  figures.shots = shape.shots;
+  figures.queries = shape.queries;
+  figures.unknown_ways = options.unknown_ways;
+  figures.episodes = options.episodes;
+  figures.known_queries = static_cast<int64_t>(result.known_confidences.size());
+  figures.unknown_queries =
+      static_cast<int64_t>(result.unknown_confidences.size());
+  FEWSHOT_ASSIGN_OR_RETURN(
+      figures.curve,
+      core::MeasureOpenSet(result.known_confidences, result.unknown_confidences,
+                           thresholds));
+  std::cout << absl::StrFormat(
+      "%s: equal error rate %.2f%% at threshold %.4f\n", what,
+      100 * figures.curve.equal_error_rate,
+      figures.curve.equal_error_threshold);
+  return figures;
+}
+
+// Records the accuracies in the bundle (within-alphabet ones under their
+// own split name), replacing earlier ones of the same method, split and
+// shape.
+absl::Status RecordInBundle(const EvaluationReport& report) {
+  const std::string model_dir = absl::GetFlag(FLAGS_model_dir);
+  FEWSHOT_ASSIGN_OR_RETURN(core::BundleMetadata metadata,
+                           core::ReadBundleMetadata(model_dir));
+  for (const ShapeFigures& figures : report.results) {
+    const core::AccuracyRecord record{
+        figures.method,
+        figures.within_alphabet ? report.test_split + "/within-alphabet"
+                                : report.test_split,
+        figures.ways,
+        figures.shots,
+        figures.queries,
+        figures.episodes,
+        figures.accuracy,
+        figures.ci95};
+    auto& accuracy = metadata.accuracy;
+    accuracy.erase(std::remove_if(accuracy.begin(), accuracy.end(),
+                                  [&](const core::AccuracyRecord& old) {
+                                    return old.method == record.method &&
+                                           old.split == record.split &&
+                                           old.ways == record.ways &&
+                                           old.shots == record.shots;
+                                  }),
+                   accuracy.end());
+    accuracy.push_back(record);
+  }
+  FEWSHOT_RETURN_IF_ERROR(core::WriteBundleMetadata(metadata, model_dir));
+  std::cout << "recorded in " << model_dir << "/bundle.json\n";
+  return absl::OkStatus();
+}
+
+absl::Status Evaluate(int argc, char** argv) {
+  // Check the flags.
+  FEWSHOT_RETURN_IF_ERROR(
+      core::ConfigureTorchThreads(absl::GetFlag(FLAGS_threads), 1));
+  const int queries = absl::GetFlag(FLAGS_queries);
+  FEWSHOT_ASSIGN_OR_RETURN(
+      std::vector<core::EpisodeShape> shapes,
+      ParseShapes("shapes", absl::GetFlag(FLAGS_shapes), queries));
+  FEWSHOT_ASSIGN_OR_RETURN(
+      std::vector<core::EpisodeShape> within_shapes,
+      ParseShapes("within_alphabet_shapes",
+                  absl::GetFlag(FLAGS_within_alphabet_shapes), queries));
+  FEWSHOT_ASSIGN_OR_RETURN(
+      std::vector<core::EpisodeShape> open_set_shapes,
+      ParseShapes("open_set_shape", absl::GetFlag(FLAGS_open_set_shape),
+                  queries));
+  if (shapes.empty() && within_shapes.empty() && open_set_shapes.empty()) {
+    return absl::InvalidArgumentError(
+        "nothing to measure: set --shapes, --within_alphabet_shapes or "
+        "--open_set_shape");
+  }
+  FEWSHOT_ASSIGN_OR_RETURN(
+      std::vector<double> thresholds,
+      ParseThresholds(absl::GetFlag(FLAGS_open_set_thresholds)));
+  FEWSHOT_ASSIGN_OR_RETURN(core::ProtocolOptions protocol,
+                           ProtocolOptionsFromFlags());
+  const bool calibrate = absl::GetFlag(FLAGS_calibrate);
+  if (calibrate && protocol.validation_classes < 1) {
+    return absl::InvalidArgumentError(
+        "--calibrate fits the temperature on validation classes: set "
+        "--validation_classes above 0 (with the --protocol and --split_seed "
+        "the model was trained with)");
+  }
+  const bool remote = !absl::GetFlag(FLAGS_server).empty();
+  if (remote && absl::GetFlag(FLAGS_record)) {
+    return absl::InvalidArgumentError(
+        "--record writes into --model_dir and needs an in-process run; "
+        "drop --server or --record");
+  }
+  std::vector<std::string> wanted =
+      absl::StrSplit(absl::GetFlag(FLAGS_methods), ',', absl::SkipEmpty());
+  if (wanted.empty()) wanted.push_back("");
+
+  // Set up the model and the data.
+  FEWSHOT_ASSIGN_OR_RETURN(
+      Setup setup, remote ? SetUpOverGrpc(wanted) : SetUpInProcess(wanted));
+  EvaluationReport& report = setup.report;
+  report.command = CommandLine(argc, argv);
+  report.started_at =
+      absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone());
+  report.protocol = core::OmniglotProtocolName(protocol.protocol);
+  report.test_split = core::ProtocolSplitName(protocol, core::DataRole::kTest);
+  report.split_seed = protocol.split_seed;
+  report.validation_classes = protocol.validation_classes;
+  report.seed = absl::GetFlag(FLAGS_seed);
+  const core::OmniglotOptions data =
+      OmniglotOptionsFromFlags(setup.preprocessing);
+  FEWSHOT_ASSIGN_OR_RETURN(
+      core::ImageDataset test_set,
+      core::LoadOmniglotRole(core::DataRole::kTest, protocol, data));
+  std::optional<core::ImageDataset> validation_set;
+  if (calibrate) {
+    report.validation_split =
+        core::ProtocolSplitName(protocol, core::DataRole::kValidation);
+    FEWSHOT_ASSIGN_OR_RETURN(
+        validation_set,
+        core::LoadOmniglotRole(core::DataRole::kValidation, protocol, data));
+  }
+  std::cout << absl::StrFormat(
+      "model %s (%s), %s, methods %s, test classes %s (%d), %d episodes per "
+      "shape, %d queries per class\n",
+      report.model_name, report.model_version, report.target,
+      absl::StrJoin(setup.method_names, ","), report.test_split,
+      test_set.num_classes(), absl::GetFlag(FLAGS_episodes), queries);
+
+  // Each method on each shape, across alphabets and then within one, then
+  // its open-set measurement.
+  std::vector<Job> jobs;
+  for (const core::EpisodeShape& shape : shapes) jobs.push_back({shape, false});
+  for (const core::EpisodeShape& shape : within_shapes) {
+    jobs.push_back({shape, true});
+  }
+  FEWSHOT_RETURN_IF_ERROR(CheckShapes(jobs, open_set_shapes, test_set,
+                                      setup.preprocessing, "test", ""));
+  if (validation_set.has_value()) {
+    FEWSHOT_RETURN_IF_ERROR(CheckShapes(
+        jobs, {}, *validation_set, setup.preprocessing, "validation",
+        "; raise --validation_classes or drop --calibrate"));
+  }
+  for (size_t m = 0; m < setup.methods.size(); ++m) {
+    for (const Job& job : jobs) {
+      FEWSHOT_ASSIGN_OR_RETURN(
+          ShapeFigures figures,
+          MeasureShape(setup, m, job, test_set,
+                       validation_set ? &*validation_set : nullptr));
+      report.results.push_back(std::move(figures));
+    }
+    for (const core::EpisodeShape& shape : open_set_shapes) {
+      FEWSHOT_ASSIGN_OR_RETURN(
+          OpenSetFigures figures,
+          MeasureOpenSetShape(setup, m, shape, test_set, thresholds));
+      report.open_set.push_back(std::move(figures));
+    }
+  }
+
+  // Write the reports and record the figures.
+  if (!absl::GetFlag(FLAGS_report_json).empty()) {
+    FEWSHOT_RETURN_IF_ERROR(
+        WriteTextFile(absl::GetFlag(FLAGS_report_json), ReportToJson(report)));
+  }
+  if (!absl::GetFlag(FLAGS_report_md).empty()) {
+    FEWSHOT_RETURN_IF_ERROR(WriteTextFile(absl::GetFlag(FLAGS_report_md),
+                                          ReportToMarkdown(report)));
+  }
+  if (absl::GetFlag(FLAGS_record)) {
+    FEWSHOT_RETURN_IF_ERROR(RecordInBundle(report));
+  }
+  return absl::OkStatus();
+}
+
 int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(
-      "Evaluates a model bundle on held-out Omniglot classes.");
+      "Evaluates a model bundle on held-out Omniglot classes, in process or "
+      "through a running server.");
   absl::ParseCommandLine(argc, argv);
-
-  // Set up threads, shapes, model and data.
-  absl::Status threads =
-      core::ConfigureTorchThreads(absl::GetFlag(FLAGS_threads), 1);
-  if (!threads.ok()) return Fail(threads);
-  absl::StatusOr<std::vector<core::EpisodeShape>> shapes =
-      ParseShapes(absl::GetFlag(FLAGS_shapes), absl::GetFlag(FLAGS_queries));
-  if (!shapes.ok()) return Fail(shapes.status());
-  const std::string split_name = absl::GetFlag(FLAGS_split);
-  if (split_name != "evaluation" && split_name != "background") {
-    return Fail(absl::InvalidArgumentError(
-        "--split must be evaluation or background"));
-  }
-  const std::string model_dir = absl::GetFlag(FLAGS_model_dir);
-  absl::StatusOr<core::ModelBundle> bundle = core::LoadModelBundle(model_dir);
-  if (!bundle.ok()) return Fail(bundle.status());
-  absl::StatusOr<std::unique_ptr<core::AdaptationMethod>> method =
-      core::CreateMethod(absl::GetFlag(FLAGS_method));
-  if (!method.ok()) return Fail(method.status());
-  core::Encoder encoder(bundle->encoder, bundle->metadata.preprocessing);
-
-  const core::OmniglotOptions data =
-      OmniglotOptionsFromFlags(bundle->metadata.preprocessing);
-  absl::StatusOr<core::ImageDataset> test_set = core::LoadOmniglot(
-      split_name == "evaluation" ? core::OmniglotSplit::kEvaluation
-                                 : core::OmniglotSplit::kBackground,
-      data);
-  if (!test_set.ok()) return Fail(test_set.status());
-
-  // Evaluate each shape.
-  std::cout << absl::StrFormat(
-      "model %s (%s), method %s, split omniglot/%s, %d episodes per shape, "
-      "%d queries per class\n",
-      bundle->metadata.name, bundle->metadata.version, (*method)->name(),
-      split_name, absl::GetFlag(FLAGS_episodes),
-      absl::GetFlag(FLAGS_queries));
-  std::vector<core::AccuracyRecord> records;
-  for (const core::EpisodeShape& shape : *shapes) {
-    core::EvaluationOptions options;
-    options.shape = shape;
-    options.episodes = absl::GetFlag(FLAGS_episodes);
-    options.seed = absl::GetFlag(FLAGS_seed);
-    ProgressBar bar(options.episodes, /*lines_when_piped=*/4);
-    const absl::Time began = absl::Now();
-    absl::StatusOr<core::EvaluationResult> result = core::EvaluateEpisodes(
-        encoder, **method, *test_set, options, [&](int done) {
-          bar.Update(done, done / absl::ToDoubleSeconds(absl::Now() - began),
-                     absl::StrFormat("%d-way %d-shot", shape.ways,
-                                     shape.shots));
-        });
-    bar.Finish();
-    if (!result.ok()) return Fail(result.status());
-
-    std::cout << absl::StrFormat(
-        "%2d-way %d-shot: %6.2f%% +- %.2f%% (95%% CI, %d episodes, %.1f s)\n",
-        shape.ways, shape.shots, 100 * result->accuracy.mean,
-        100 * result->accuracy.ci95, options.episodes, result->seconds);
-    records.push_back({(*method)->name(), "omniglot/" + split_name,
-                       shape.ways, shape.shots, shape.queries,
-                       options.episodes, result->accuracy.mean,
-                       result->accuracy.ci95});
-  }
-
-  // Record the figures in the bundle, replacing earlier ones of the same
-  // method, split and shape.
-  if (absl::GetFlag(FLAGS_record)) {
-    core::BundleMetadata metadata = bundle->metadata;
-    for (const core::AccuracyRecord& record : records) {
-      auto& accuracy = metadata.accuracy;
-      accuracy.erase(
-          std::remove_if(accuracy.begin(), accuracy.end(),
-                         [&](const core::AccuracyRecord& old) {
-                           return old.method == record.method &&
-                                  old.split == record.split &&
-                                  old.ways == record.ways &&
-                                  old.shots == record.shots;
-                         }),
-          accuracy.end());
-      metadata.accuracy.push_back(record);
-    }
-    const absl::Status written = core::WriteBundleMetadata(metadata, model_dir);
-    if (!written.ok()) return Fail(written);
-    std::cout << "recorded in " << model_dir << "/bundle.json\n";
-  }
+  const absl::Status status = Evaluate(argc, argv);
+  if (!status.ok()) return Fail(status);
   return 0;
 }
 

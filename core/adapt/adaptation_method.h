@@ -46,8 +46,13 @@ class AdaptationMethod {
   virtual absl::Status DropClass(AdaptationState* state,
                                  int64_t removed) const = 0;
 
+  // Scores are divided by it before the softmax that turns them into
+  // probabilities (a calibrated value from the bundle; 1 by default).
+  virtual double temperature() const = 0;
+
   // Returns float [q, num_classes] scores for query embeddings [q, D];
-  // higher means more likely. Softmax of a row gives probabilities.
+  // higher means more likely. Softmax of a row divided by temperature()
+  // gives probabilities.
   virtual absl::StatusOr<torch::Tensor> Score(
       const AdaptationState& state, const torch::Tensor& queries) const = 0;
 };

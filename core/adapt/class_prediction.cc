@@ -3,9 +3,11 @@
 
 namespace fewshot::core {
 
-std::vector<ClassPrediction> ToClassPredictions(const torch::Tensor& scores) {
+std::vector<ClassPrediction> ToClassPredictions(const torch::Tensor& scores,
+                                                double temperature) {
   const torch::Tensor scores_cpu = scores.to(torch::kFloat32).contiguous();
-  const torch::Tensor probabilities = torch::softmax(scores_cpu, /*dim=*/1);
+  const torch::Tensor probabilities =
+      torch::softmax(scores_cpu / temperature, /*dim=*/1).contiguous();
   const int64_t queries = scores_cpu.size(0);
   const int64_t classes = scores_cpu.size(1);
   const float* score_data = scores_cpu.data_ptr<float>();

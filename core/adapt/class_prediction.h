@@ -11,13 +11,16 @@ namespace fewshot::core {
 
 struct ClassPrediction {
   int best_class = 0;
-  float confidence = 0.0f;          // Probability of best_class.
-  std::vector<float> scores;        // Per class index, raw method scores.
-  std::vector<float> probabilities;  // Per class index, softmax of scores.
+  float confidence = 0.0f;    // Probability of best_class.
+  std::vector<float> scores;  // Per class index, raw method scores.
+  // Per class index, softmax of scores / temperature.
+  std::vector<float> probabilities;
 };
 
-// scores: float [q, num_classes] -> q predictions.
-std::vector<ClassPrediction> ToClassPredictions(const torch::Tensor& scores);
+// scores: float [q, num_classes] -> q predictions, with probabilities
+// softmax(scores / temperature). REQUIRES: temperature > 0.
+std::vector<ClassPrediction> ToClassPredictions(const torch::Tensor& scores,
+                                                double temperature = 1.0);
 
 }  // namespace fewshot::core
 

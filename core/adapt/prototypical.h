@@ -34,7 +34,12 @@ class PrototypicalMethod final : public AdaptationMethod {
  public:
   static constexpr char kName[] = "protonet";
 
+  // REQUIRES: temperature > 0.
+  explicit PrototypicalMethod(double temperature = 1.0)
+      : temperature_(temperature) {}
+
   const std::string& name() const override { return name_; }
+  double temperature() const override { return temperature_; }
   absl::Status Build(AdaptationState* state) const override;
   absl::Status Extend(AdaptationState* state,
                       int64_t first_new_row) const override;
@@ -48,6 +53,7 @@ class PrototypicalMethod final : public AdaptationMethod {
 
  private:
   const std::string name_ = kName;
+  const double temperature_;
 };
 
 }  // namespace fewshot::core

@@ -2,12 +2,14 @@
 // encoder.pt with LibTorch's serializer.
 #include "core/bundle/model_bundle.h"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <vector>
-
 #include <nlohmann/json.hpp>
+#include <set>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
@@ -38,38 +40,69 @@ AccuracyRecord AccuracyFromJson(const Json& json) {
   return record;
 }
 
+Json MethodToJson(const MethodSpec& method) {
+  Json json{{"name", method.name}, {"temperature", method.temperature}};
+  if (!method.parameters_file.empty()) {
+    json["parameters"] = method.parameters_file;
+  }
+  if (!method.hyperparameters.empty()) {
+    json["hyperparameters"] = method.hyperparameters;
+  }
+  return json;
+}
+
+// Version 1 lists names; version 2 lists objects.
+MethodSpec MethodFromJson(const Json& json, int format_version) {
+  MethodSpec method;
+  if (format_version == 1) {
+    method.name = json.get<std::string>();
+    return method;
+  }
+  method.name = json.at("name").get<std::string>();
+  method.parameters_file = json.value("parameters", std::string());
+  method.hyperparameters =
+      json.value("hyperparameters", std::map<std::string, double>());
+  method.temperature = json.value("temperature", 1.0);
+  return method;
+}
+
 Json MetadataToJson(const BundleMetadata& metadata) {
+  Json methods = Json::array();
+  for (const MethodSpec& method : metadata.methods) {
+    methods.push_back(MethodToJson(method));
+  }
   Json accuracy = Json::array();
   for (const AccuracyRecord& record : metadata.accuracy) {
     accuracy.push_back(AccuracyToJson(record));
   }
   const Preprocessing& input = metadata.preprocessing;
-  return Json{
-      {"format_version", metadata.format_version},
-      {"name", metadata.name},
-      {"version", metadata.version},
-      {"input",
-       {{"channels", input.channels},
-        {"height", input.height},
-        {"width", input.width},
-        {"invert", input.invert},
-        {"mean", input.mean},
-        {"stddev", input.stddev}}},
-      {"encoder",
-       {{"architecture", "conv4"},
-        {"in_channels", metadata.encoder.in_channels},
-        {"hidden_channels", metadata.encoder.hidden_channels},
-        {"blocks", metadata.encoder.blocks},
-        {"embedding_size", metadata.embedding_size}}},
-      {"methods", metadata.methods},
-      {"training",
-       {{"split", metadata.training_split},
-        {"command", metadata.training_command},
-        {"episodes", metadata.training_episodes},
-        {"seconds", metadata.training_seconds}}},
-      {"accuracy", accuracy}};
+  return Json{{"format_version", kBundleFormatVersion},
+              {"name", metadata.name},
+              {"version", metadata.version},
+              {"input",
+               {{"channels", input.channels},
+                {"height", input.height},
+                {"width", input.width},
+                {"invert", input.invert},
+                {"mean", input.mean},
+                {"stddev", input.stddev}}},
+              {"encoder",
+               {{"architecture", "conv4"},
+                {"in_channels", metadata.encoder.in_channels},
+                {"hidden_channels", metadata.encoder.hidden_channels},
+                {"blocks", metadata.encoder.blocks},
+                {"embedding_size", metadata.embedding_size}}},
+              {"methods", methods},
+              {"training",
+               {{"split", metadata.training_split},
+                {"command", metadata.training_command},
+                {"episodes", metadata.training_episodes},
+                {"seconds", metadata.training_seconds}}},
+              {"accuracy", accuracy}};
 }
 
+// Throws Json::exception when a field is missing or mistyped.
+// REQUIRES: json["format_version"] is a version this build reads.
 BundleMetadata MetadataFromJson(const Json& json) {
   BundleMetadata metadata;
   metadata.format_version = json.at("format_version").get<int>();
@@ -87,7 +120,9 @@ BundleMetadata MetadataFromJson(const Json& json) {
   metadata.encoder.hidden_channels = encoder.at("hidden_channels").get<int>();
   metadata.encoder.blocks = encoder.at("blocks").get<int>();
   metadata.embedding_size = encoder.at("embedding_size").get<int64_t>();
-  metadata.methods = json.at("methods").get<std::vector<std::string>>();
+  for (const Json& method : json.at("methods")) {
+    metadata.methods.push_back(MethodFromJson(method, metadata.format_version));
+  }
   const Json& training = json.at("training");
   metadata.training_split = training.at("split").get<std::string>();
   metadata.training_command = training.at("command").get<std::string>();
@@ -112,11 +147,93 @@ std::map<std::string, std::vector<int64_t>> TensorShapes(
   return shapes;
 }
 
-std::string JoinPath(const std::string& dir, const char* file) {
+std::string JoinPath(const std::string& dir, const std::string& file) {
   return (std::filesystem::path(dir) / file).string();
 }
 
+// INVALID_ARGUMENT unless the methods have distinct non-empty names and
+// sane temperatures, and parameter files stay inside the bundle.
+absl::Status ValidateMethods(const std::string& path,
+                             const std::vector<MethodSpec>& methods) {
+  if (methods.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, " lists no methods; list at least \"protonet\""));
+  }
+  std::set<std::string> names;
+  for (const MethodSpec& method : methods) {
+    if (method.name.empty() || !names.insert(method.name).second) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": method names must be non-empty and distinct; got '",
+          method.name, "' twice or empty"));
+    }
+    if (!(method.temperature > 0.0) || !std::isfinite(method.temperature)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": method '", method.name, "' has temperature ",
+                       method.temperature, "; it must be finite and > 0"));
+    }
+    const std::filesystem::path file(method.parameters_file);
+    if (file.is_absolute() ||
+        std::find(file.begin(), file.end(), "..") != file.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": method '", method.name, "' parameters file '",
+                       method.parameters_file,
+                       "' must be a relative path inside the bundle folder"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<HeadParameters> LoadHead(const std::string& file) {
+  if (!std::filesystem::exists(file)) {
+    return absl::NotFoundError(absl::StrCat("no head weights at ", file));
+  }
+  return CallTorch("loading " + file, [&] {
+    torch::serialize::InputArchive archive;
+    archive.load_from(file);
+    HeadParameters head;
+    for (const std::string& key : archive.keys()) {
+      torch::Tensor tensor;
+      archive.read(key, tensor);
+      head[key] = tensor.detach();
+    }
+    return head;
+  });
+}
+
+absl::Status SaveHead(const HeadParameters& head, const std::string& file) {
+  std::error_code error;
+  std::filesystem::create_directories(std::filesystem::path(file).parent_path(),
+                                      error);
+  if (error) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "cannot create the folder of ", file, ": ", error.message()));
+  }
+  return CallTorch("saving " + file,
+                   [&] {
+                     torch::serialize::OutputArchive archive;
+                     for (const auto& [key, tensor] : head) {
+                       archive.write(key, tensor.detach());
+                     }
+                     archive.save_to(file);
+                     return 0;
+                   })
+      .status();
+}
+
 }  // namespace
+
+std::vector<std::string> BundleMetadata::MethodNames() const {
+  std::vector<std::string> names;
+  for (const MethodSpec& method : methods) names.push_back(method.name);
+  return names;
+}
+
+const MethodSpec* BundleMetadata::FindMethod(const std::string& name) const {
+  for (const MethodSpec& method : methods) {
+    if (method.name == name) return &method;
+  }
+  return nullptr;
+}
 
 absl::StatusOr<BundleMetadata> ReadBundleMetadata(const std::string& dir) {
   const std::string path = JoinPath(dir, kBundleMetadataFile);
@@ -129,17 +246,21 @@ absl::StatusOr<BundleMetadata> ReadBundleMetadata(const std::string& dir) {
 
   BundleMetadata metadata;
   try {
-    metadata = MetadataFromJson(Json::parse(in));
+    const Json json = Json::parse(in);
+    const int version = json.at("format_version").get<int>();
+    if (version < kOldestBundleFormatVersion ||
+        version > kBundleFormatVersion) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, " has format_version ", version, "; this build reads ",
+          kOldestBundleFormatVersion, " to ", kBundleFormatVersion));
+    }
+    metadata = MetadataFromJson(json);
   } catch (const Json::exception& e) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, " is malformed: ", e.what()));
   }
 
-  if (metadata.format_version != kBundleFormatVersion) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, " has format_version ", metadata.format_version,
-        "; this build reads version ", kBundleFormatVersion));
-  }
+  FEWSHOT_RETURN_IF_ERROR(ValidateMethods(path, metadata.methods));
   FEWSHOT_RETURN_IF_ERROR(ValidatePreprocessing(metadata.preprocessing));
   if (metadata.preprocessing.channels != metadata.encoder.in_channels) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -194,16 +315,21 @@ absl::StatusOr<ModelBundle> LoadModelBundle(const std::string& dir) {
         kBundleMetadataFile, " (different tensor names or shapes)"));
   }
 
-  const int64_t embedding_size = bundle.encoder->EmbeddingSize(
-      bundle.metadata.preprocessing.height,
-      bundle.metadata.preprocessing.width);
+  const int64_t embedding_size =
+      bundle.encoder->EmbeddingSize(bundle.metadata.preprocessing.height,
+                                    bundle.metadata.preprocessing.width);
   if (embedding_size != bundle.metadata.embedding_size) {
     return absl::InvalidArgumentError(absl::StrCat(
-        dir, ": metadata says embedding_size ",
-        bundle.metadata.embedding_size, " but the encoder gives ",
-        embedding_size));
+        dir, ": metadata says embedding_size ", bundle.metadata.embedding_size,
+        " but the encoder gives ", embedding_size));
   }
   bundle.encoder->eval();
+
+  for (const MethodSpec& method : bundle.metadata.methods) {
+    if (method.parameters_file.empty()) continue;
+    FEWSHOT_ASSIGN_OR_RETURN(bundle.heads[method.name],
+                             LoadHead(JoinPath(dir, method.parameters_file)));
+  }
   return bundle;
 }
 
@@ -220,6 +346,16 @@ absl::Status SaveModelBundle(const ModelBundle& bundle,
                             torch::save(bundle.encoder, weights);
                             return 0;
                           }).status());
+  for (const auto& [name, head] : bundle.heads) {
+    const MethodSpec* method = bundle.metadata.FindMethod(name);
+    if (method == nullptr || method->parameters_file.empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the bundle has weights for head '", name,
+                       "' but no method of that name with a parameters file"));
+    }
+    FEWSHOT_RETURN_IF_ERROR(
+        SaveHead(head, JoinPath(dir, method->parameters_file)));
+  }
   return WriteBundleMetadata(bundle.metadata, dir);
 }
 

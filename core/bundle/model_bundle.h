@@ -9,6 +9,9 @@
 #ifndef FEWSHOT_CORE_BUNDLE_MODEL_BUNDLE_H_
 #define FEWSHOT_CORE_BUNDLE_MODEL_BUNDLE_H_
 
+#include <torch/torch.h>
+
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,8 +22,10 @@
 
 namespace fewshot::core {
 
-// The format this build writes; it reads this version only.
-inline constexpr int kBundleFormatVersion = 1;
+// The format this build writes. Version 1 listed method names only and is
+// still read (each method then has no head and temperature 1).
+inline constexpr int kBundleFormatVersion = 2;
+inline constexpr int kOldestBundleFormatVersion = 1;
 
 inline constexpr char kBundleMetadataFile[] = "bundle.json";
 inline constexpr char kBundleWeightsFile[] = "encoder.pt";
@@ -37,6 +42,23 @@ struct AccuracyRecord {
   double ci95 = 0.0;      // Half-width of the 95% confidence interval.
 };
 
+// One adaptation method the bundle offers, and what it learned. All methods
+// of a bundle share its encoder; a method's own learned weights (its head)
+// live in `parameters_file`.
+struct MethodSpec {
+  std::string name;
+  // Head weights, relative to the bundle folder (e.g. "heads/maml.pt");
+  // empty when the method learns nothing beyond the encoder.
+  std::string parameters_file;
+  // The method's hyper-parameters by name, e.g. {"steps", 5}.
+  std::map<std::string, double> hyperparameters;
+  // Scores are divided by it before the softmax that gives probabilities.
+  double temperature = 1.0;
+};
+
+// A method's learned tensors by name.
+using HeadParameters = std::map<std::string, torch::Tensor>;
+
 struct BundleMetadata {
   int format_version = kBundleFormatVersion;
   std::string name;
@@ -44,30 +66,41 @@ struct BundleMetadata {
   Preprocessing preprocessing;
   Conv4Options encoder;
   int64_t embedding_size = 0;
-  std::vector<std::string> methods;
+  // Default first.
+  std::vector<MethodSpec> methods;
   std::string training_split;  // e.g. "omniglot/background"
   // The command that produced the weights and what it cost.
   std::string training_command;
   int64_t training_episodes = 0;
   double training_seconds = 0.0;
   std::vector<AccuracyRecord> accuracy;
+
+  // The names of `methods`, in order.
+  std::vector<std::string> MethodNames() const;
+  // The method called `name`, or nullptr.
+  const MethodSpec* FindMethod(const std::string& name) const;
 };
 
 struct ModelBundle {
   BundleMetadata metadata;
   Conv4 encoder{nullptr};
+  // By method name, for each method with a parameters_file.
+  std::map<std::string, HeadParameters> heads;
 };
 
-// Reads a bundle folder. Returns NOT_FOUND when a file is missing and
-// INVALID_ARGUMENT when the metadata is malformed, of another format
-// version, or does not match the weights.
+// Reads a bundle folder with its encoder and every head. Returns NOT_FOUND
+// when a file is missing and INVALID_ARGUMENT when the metadata is
+// malformed, of an unknown format version, or does not match the weights.
 absl::StatusOr<ModelBundle> LoadModelBundle(const std::string& dir);
 
-// Writes `bundle` into `dir` (created if needed).
-absl::Status SaveModelBundle(const ModelBundle& bundle,
-                             const std::string& dir);
+// Writes `bundle` into `dir` (created if needed): the encoder, the heads
+// of `bundle.heads` at their methods' parameters_file, and bundle.json.
+// INVALID_ARGUMENT when a head has no method with a parameters_file.
+absl::Status SaveModelBundle(const ModelBundle& bundle, const std::string& dir);
 
-// Reads or writes bundle.json alone (used to add evaluation results).
+// Reads or writes bundle.json alone (used to add evaluation results or
+// calibrated temperatures). Reading accepts format versions 1 and 2;
+// writing always writes the current version.
 absl::StatusOr<BundleMetadata> ReadBundleMetadata(const std::string& dir);
 absl::Status WriteBundleMetadata(const BundleMetadata& metadata,
                                  const std::string& dir);

@@ -1,13 +1,16 @@
-// The episodic meta-training loop with checkpoints.
+// The episodic meta-training loop with checkpoints, alone or data-parallel.
 #include "core/train/meta_trainer.h"
 
 #include <chrono>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "core/adapt/prototypical.h"
+#include "core/train/gradient_averager.h"
 #include "core/util/logging.h"
 #include "core/util/status_macros.h"
 #include "core/util/torch_errors.h"
@@ -61,8 +64,8 @@ absl::Status SaveCheckpoint(const std::string& dir, Conv4& encoder,
     std::filesystem::rename(PathIn(dir, file) + ".tmp", PathIn(dir, file),
                             error);
     if (error) {
-      return absl::DataLossError(absl::StrCat(
-          "cannot finish checkpoint file ", file, ": ", error.message()));
+      return absl::DataLossError(absl::StrCat("cannot finish checkpoint file ",
+                                              file, ": ", error.message()));
     }
   }
   return absl::OkStatus();
@@ -90,6 +93,100 @@ absl::StatusOr<CheckpointProgress> LoadCheckpoint(
   return progress;
 }
 
+// Fails with FAILED_PRECONDITION on every worker when any worker's
+// training options differ from rank 0's.
+absl::Status CheckSameOptions(GradientAverager& averager,
+                              const MetaTrainerOptions& options) {
+  const std::vector<double> mine = {
+      static_cast<double>(options.episodes),
+      static_cast<double>(options.shape.ways),
+      static_cast<double>(options.shape.shots),
+      static_cast<double>(options.shape.queries),
+      static_cast<double>(options.seed),
+      options.learning_rate,
+      static_cast<double>(options.lr_step),
+      options.lr_decay,
+      options.rotations ? 1.0 : 0.0,
+      static_cast<double>(options.encoder.hidden_channels),
+      static_cast<double>(options.encoder.blocks)};
+  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor rank0s, CallTorch("options", [&] {
+                             return torch::tensor(mine, torch::kFloat64);
+                           }));
+  FEWSHOT_RETURN_IF_ERROR(averager.BroadcastParameters({rank0s}));
+  FEWSHOT_ASSIGN_OR_RETURN(
+      torch::Tensor differs, CallTorch("options", [&] {
+        const bool same =
+            torch::equal(rank0s, torch::tensor(mine, torch::kFloat64));
+        return torch::tensor({same ? 0.0 : 1.0}, torch::kFloat64);
+      }));
+  FEWSHOT_RETURN_IF_ERROR(averager.AverageGradients({}, {differs}));
+  if (differs.item<double>() > 0.0) {
+    return absl::FailedPreconditionError(
+        "the workers' training options differ (episodes, episode shape, "
+        "seed, learning-rate schedule, rotations or encoder size); start "
+        "every rank with the same flags");
+  }
+  return absl::OkStatus();
+}
+
+// Gives every worker rank 0's starting point: progress, weights, batch-norm
+// statistics and, after a resume, the optimiser state.
+absl::Status ShareStart(GradientAverager& averager, Conv4& encoder,
+                        torch::optim::Adam& optimizer,
+                        CheckpointProgress& start) {
+  std::string optimizer_state;
+  if (averager.rank() == 0 && start.episode > 0) {
+    std::ostringstream out;
+    FEWSHOT_RETURN_IF_ERROR(CallTorch("saving optimizer state", [&] {
+                              torch::save(optimizer, out);
+                              return 0;
+                            }).status());
+    optimizer_state = out.str();
+  }
+  FEWSHOT_ASSIGN_OR_RETURN(
+      std::vector<torch::Tensor> header, CallTorch("start", [&] {
+        return std::vector<torch::Tensor>{
+            torch::tensor({static_cast<double>(start.episode), start.seconds,
+                           start.running_loss, start.running_accuracy},
+                          torch::kFloat64),
+            torch::tensor({static_cast<int64_t>(optimizer_state.size())},
+                          torch::kInt64)};
+      }));
+  FEWSHOT_RETURN_IF_ERROR(averager.BroadcastParameters(header));
+  start.episode = static_cast<int64_t>(header[0][0].item<double>());
+  start.seconds = header[0][1].item<double>();
+  start.running_loss = header[0][2].item<double>();
+  start.running_accuracy = header[0][3].item<double>();
+
+  std::vector<torch::Tensor> weights = encoder->parameters();
+  for (const torch::Tensor& buffer : encoder->buffers()) {
+    weights.push_back(buffer);
+  }
+  FEWSHOT_RETURN_IF_ERROR(averager.BroadcastParameters(weights));
+
+  const int64_t state_size = header[1][0].item<int64_t>();
+  if (state_size == 0) return absl::OkStatus();
+  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor bytes, CallTorch("start", [&] {
+                             torch::Tensor out =
+                                 torch::empty({state_size}, torch::kUInt8);
+                             if (averager.rank() == 0) {
+                               std::memcpy(out.data_ptr<uint8_t>(),
+                                           optimizer_state.data(), state_size);
+                             }
+                             return out;
+                           }));
+  FEWSHOT_RETURN_IF_ERROR(averager.BroadcastParameters({bytes}));
+  if (averager.rank() == 0) return absl::OkStatus();
+  std::istringstream in(std::string(
+      reinterpret_cast<const char*>(bytes.data_ptr<uint8_t>()), state_size));
+  return CallTorch("loading rank 0's optimizer state",
+                   [&] {
+                     torch::load(optimizer, in);
+                     return 0;
+                   })
+      .status();
+}
+
 }  // namespace
 
 MetaTrainer::MetaTrainer(const ImageDataset* train_set,
@@ -110,15 +207,22 @@ absl::StatusOr<TrainingResult> MetaTrainer::Run(
         "episodes and lr_step must be >= 1 and learning_rate > 0");
   }
 
-  // Build the model, then resume if asked and possible.
+  GradientAverager* const averager = options_.averager;
+  const int rank = averager == nullptr ? 0 : averager->rank();
+  const int world_size = averager == nullptr ? 1 : averager->world_size();
+  if (averager != nullptr) {
+    FEWSHOT_RETURN_IF_ERROR(CheckSameOptions(*averager, options_));
+  }
+
+  // Build the model, then resume if asked and possible (rank 0 only; it
+  // gives its starting point to the other workers).
   torch::manual_seed(options_.seed);
   Conv4 encoder(options_.encoder);
   encoder->train();
   torch::optim::Adam optimizer(
-      encoder->parameters(),
-      torch::optim::AdamOptions(options_.learning_rate));
+      encoder->parameters(), torch::optim::AdamOptions(options_.learning_rate));
   CheckpointProgress start;
-  if (options_.resume && !options_.checkpoint_dir.empty()) {
+  if (options_.resume && !options_.checkpoint_dir.empty() && rank == 0) {
     absl::StatusOr<CheckpointProgress> loaded =
         LoadCheckpoint(options_.checkpoint_dir, encoder, optimizer);
     if (loaded.ok()) {
@@ -127,6 +231,9 @@ absl::StatusOr<TrainingResult> MetaTrainer::Run(
     } else if (!absl::IsNotFound(loaded.status())) {
       return loaded.status();
     }
+  }
+  if (averager != nullptr) {
+    FEWSHOT_RETURN_IF_ERROR(ShareStart(*averager, encoder, optimizer, start));
   }
 
   TrainingProgress report;
@@ -152,45 +259,55 @@ absl::StatusOr<TrainingResult> MetaTrainer::Run(
           .lr(learning_rate);
     }
 
-    // One episode: embed support and query together, score, step.
-    const Episode batch = sampler.Sample(episode);
+    // One step: each worker embeds its episode's support and query
+    // together, scores them and computes the gradients; the workers average
+    // the gradients (and batch-norm statistics, loss and accuracy), then all
+    // take the same optimiser step.
+    const Episode batch = sampler.Sample(episode * world_size + rank);
+    absl::StatusOr<torch::Tensor> metrics = CallTorch("training step", [&] {
+      const int64_t support_rows = batch.support.size(0);
+      const torch::Tensor embeddings =
+          encoder->forward(torch::cat({batch.support, batch.query}));
+      const torch::Tensor prototypes =
+          ComputePrototypes(embeddings.slice(0, 0, support_rows),
+                            batch.support_labels, options_.shape.ways);
+      const torch::Tensor logits =
+          PrototypicalLogits(embeddings.slice(0, support_rows), prototypes);
+      const torch::Tensor loss =
+          torch::nn::functional::cross_entropy(logits, batch.query_labels);
+      optimizer.zero_grad();
+      loss.backward();
+      const torch::Tensor accuracy =
+          logits.argmax(1).eq(batch.query_labels).to(torch::kFloat64).mean();
+      return torch::stack({loss.detach().to(torch::kFloat64), accuracy});
+    });
+    if (!metrics.ok()) return metrics.status();
+    if (averager != nullptr) {
+      std::vector<torch::Tensor> also_average = encoder->buffers();
+      also_average.push_back(*metrics);
+      FEWSHOT_RETURN_IF_ERROR(
+          averager->AverageGradients(encoder->parameters(), also_average));
+    }
     absl::StatusOr<std::pair<double, double>> step =
-        CallTorch("training step", [&] {
-          const int64_t support_rows = batch.support.size(0);
-          const torch::Tensor embeddings =
-              encoder->forward(torch::cat({batch.support, batch.query}));
-          const torch::Tensor prototypes = ComputePrototypes(
-              embeddings.slice(0, 0, support_rows), batch.support_labels,
-              options_.shape.ways);
-          const torch::Tensor logits = PrototypicalLogits(
-              embeddings.slice(0, support_rows), prototypes);
-          const torch::Tensor loss =
-              torch::nn::functional::cross_entropy(logits, batch.query_labels);
-          optimizer.zero_grad();
-          loss.backward();
+        CallTorch("optimizer step", [&] {
           optimizer.step();
-          const double accuracy = logits.argmax(1)
-                                      .eq(batch.query_labels)
-                                      .to(torch::kFloat64)
-                                      .mean()
-                                      .item<double>();
-          return std::make_pair(loss.item<double>(), accuracy);
+          return std::make_pair((*metrics)[0].item<double>(),
+                                (*metrics)[1].item<double>());
         });
     if (!step.ok()) return step.status();
     if (!std::isfinite(step->first)) {
-      return absl::InternalError(absl::StrCat(
-          "loss became ", step->first, " at episode ", episode + 1,
-          "; lower --lr or check the data"));
+      return absl::InternalError(
+          absl::StrCat("loss became ", step->first, " at episode ", episode + 1,
+                       "; lower --lr or check the data"));
     }
 
     // Bookkeeping, progress and checkpoints.
     const bool first = episode == 0;
     report.episode = episode + 1;
     report.loss = step->first;
-    report.running_loss =
-        first ? step->first
-              : (1 - kRunningWeight) * report.running_loss +
-                    kRunningWeight * step->first;
+    report.running_loss = first ? step->first
+                                : (1 - kRunningWeight) * report.running_loss +
+                                      kRunningWeight * step->first;
     report.running_accuracy =
         first ? step->second
               : (1 - kRunningWeight) * report.running_accuracy +
@@ -202,12 +319,12 @@ absl::StatusOr<TrainingResult> MetaTrainer::Run(
     if (progress) progress(report);
 
     const bool last = report.episode == options_.episodes;
-    if (!options_.checkpoint_dir.empty() &&
+    if (!options_.checkpoint_dir.empty() && rank == 0 &&
         (last || report.episode % options_.checkpoint_every == 0)) {
-      FEWSHOT_RETURN_IF_ERROR(SaveCheckpoint(
-          options_.checkpoint_dir, encoder, optimizer,
-          {report.episode, report.elapsed_seconds, report.running_loss,
-           report.running_accuracy}));
+      FEWSHOT_RETURN_IF_ERROR(
+          SaveCheckpoint(options_.checkpoint_dir, encoder, optimizer,
+                         {report.episode, report.elapsed_seconds,
+                          report.running_loss, report.running_accuracy}));
     }
   }
 

@@ -1,6 +1,7 @@
 // Episodic meta-training of the Conv-4 encoder with the Prototypical
 // Networks loss, with step-decayed Adam, periodic checkpoints and exact
-// resume (episode i always draws the same episode).
+// resume (episode i always draws the same episode), in one process or
+// data-parallel over several (see GradientAverager).
 #ifndef FEWSHOT_CORE_TRAIN_META_TRAINER_H_
 #define FEWSHOT_CORE_TRAIN_META_TRAINER_H_
 
@@ -15,6 +16,8 @@
 #include "core/model/conv4.h"
 
 namespace fewshot::core {
+
+class GradientAverager;
 
 struct MetaTrainerOptions {
   EpisodeShape shape{.ways = 60, .shots = 5, .queries = 5};
@@ -32,17 +35,25 @@ struct MetaTrainerOptions {
   bool resume = false;
   Conv4Options encoder;
   Preprocessing preprocessing;
+  // Data-parallel training: null trains in this process alone. Otherwise
+  // every worker runs the same options with its own averager; at step i,
+  // worker r trains on episode i * world_size + r, the gradients are
+  // averaged over the workers and every worker takes the same step, so the
+  // weights stay identical. Rank 0 alone reads and writes checkpoints and
+  // gives its starting point to the others. Not owned; must outlive Run().
+  GradientAverager* averager = nullptr;
 };
 
-// What the trainer reports after every episode.
+// What the trainer reports after every step. A step trains on one episode
+// per worker; loss and accuracy are means over the workers.
 struct TrainingProgress {
-  int64_t episode = 0;  // Episodes done so far (1-based).
+  int64_t episode = 0;  // Steps done so far (1-based).
   int64_t total_episodes = 0;
-  double loss = 0.0;  // This episode's loss.
+  double loss = 0.0;  // This step's loss.
   double running_loss = 0.0;
   double running_accuracy = 0.0;  // Exponential moving average.
   double learning_rate = 0.0;
-  double episodes_per_second = 0.0;
+  double episodes_per_second = 0.0;  // Steps per second, per worker.
   double elapsed_seconds = 0.0;
 };
 
@@ -59,8 +70,11 @@ class MetaTrainer {
   MetaTrainer(const ImageDataset* train_set, MetaTrainerOptions options);
 
   // Trains to options.episodes, calling `progress` (may be empty) after
-  // every episode. Returns INVALID_ARGUMENT for an impossible episode
-  // shape and INTERNAL when the loss stops being finite.
+  // every step. Returns INVALID_ARGUMENT for an impossible episode shape,
+  // INTERNAL when the loss stops being finite, FAILED_PRECONDITION when
+  // data-parallel workers run different options, and the averager's
+  // errors (DEADLINE_EXCEEDED, UNAVAILABLE) when a worker stalls or
+  // leaves.
   absl::StatusOr<TrainingResult> Run(
       const std::function<void(const TrainingProgress&)>& progress = {});
 

@@ -1,10 +1,11 @@
 // Tests RunLoad: option checks, the request and duration bounds, the fixed
-// rate, error counting, and a run against an in-process fake server on
-// loopback over real gRPC.
+// rate and how late its calls started, error counting, and a run against an
+// in-process fake server on loopback over real gRPC.
 #include "client/load_generator.h"
 
 #include <grpcpp/grpcpp.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -119,6 +120,50 @@ TEST(RunLoadTest, FixedRateSpacesCallStarts) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->ok, 20);
   EXPECT_GE(result->elapsed, absl::Milliseconds(190));
+}
+
+TEST(RunLoadTest, FixedRateRecordsHowLateCallsStarted) {
+  // One caller, calls due every 1 ms, each taking 5 ms: every call after
+  // the first starts later than due, and later and later.
+  LoadOptions options;
+  options.concurrency = 1;
+  options.requests = 10;
+  options.rate = 1000;
+
+  absl::StatusOr<LoadResult> result = RunLoad(options, [](int64_t) {
+    absl::SleepFor(absl::Milliseconds(5));
+    return absl::OkStatus();
+  });
+
+  ASSERT_TRUE(result.ok()) << result.status();
+  ASSERT_EQ(result->start_lags_ms.size(), 10u);
+  ASSERT_EQ(result->ok_sent_latencies_ms.size(), 10u);
+  // Call 9 was due at 9 ms and could start only after 9 calls of 5 ms.
+  EXPECT_GE(*std::max_element(result->start_lags_ms.begin(),
+                              result->start_lags_ms.end()),
+            30.0);
+  // Counted from when it was sent, no call took much more than its 5 ms.
+  for (double sent_ms : result->ok_sent_latencies_ms) {
+    EXPECT_GE(sent_ms, 5.0);
+  }
+  EXPECT_LT(*std::max_element(result->ok_sent_latencies_ms.begin(),
+                              result->ok_sent_latencies_ms.end()),
+            *std::max_element(result->ok_latencies_ms.begin(),
+                              result->ok_latencies_ms.end()));
+}
+
+TEST(RunLoadTest, ClosedLoopRecordsNoStartLag) {
+  LoadOptions options;
+  options.concurrency = 2;
+  options.requests = 10;
+
+  absl::StatusOr<LoadResult> result =
+      RunLoad(options, [](int64_t) { return absl::OkStatus(); });
+
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->ok, 10);
+  EXPECT_TRUE(result->start_lags_ms.empty());
+  EXPECT_TRUE(result->ok_sent_latencies_ms.empty());
 }
 
 // Answers Predict, or RESOURCE_EXHAUSTED for the adaptation id "full".

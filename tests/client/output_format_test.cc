@@ -41,6 +41,18 @@ TEST(OutputFormatTest, PredictionLineHasPathLabelAndConfidence) {
   EXPECT_EQ(text, "q/a.png\talpha\t0.7500\n");
 }
 
+TEST(OutputFormatTest, RejectedQueryIsMarked) {
+  const std::vector<QueryFile> queries = {{"q/a.png", {}}};
+  v1::ClassifyResponse response = ThreeClassResponse();
+  response.mutable_predictions(0)->set_label("");
+  response.mutable_predictions(0)->set_rejected(true);
+
+  const std::string text =
+      FormatPredictions(queries, response.predictions(), /*top_k=*/0);
+
+  EXPECT_EQ(text, "q/a.png\t(rejected)\t0.7500\n");
+}
+
 TEST(OutputFormatTest, TopKLimitsPrintedScores) {
   const std::vector<QueryFile> queries = {{"q/a.png", {}}};
 

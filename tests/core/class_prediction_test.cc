@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 namespace fewshot::core {
 namespace {
 
@@ -24,8 +26,7 @@ TEST(ClassPredictionTest, ProbabilitiesSumToOne) {
   float sum = 0.0f;
   for (float p : predictions[0].probabilities) sum += p;
   EXPECT_NEAR(sum, 1.0f, 1e-6);
-  EXPECT_FLOAT_EQ(predictions[0].confidence,
-                  predictions[0].probabilities[1]);
+  EXPECT_FLOAT_EQ(predictions[0].confidence, predictions[0].probabilities[1]);
 }
 
 TEST(ClassPredictionTest, UniformScoresGiveUniformConfidence) {
@@ -33,6 +34,19 @@ TEST(ClassPredictionTest, UniformScoresGiveUniformConfidence) {
       ToClassPredictions(torch::zeros({1, 4}));
   ASSERT_EQ(predictions.size(), 1u);
   EXPECT_FLOAT_EQ(predictions[0].confidence, 0.25f);
+}
+
+TEST(ClassPredictionTest, TemperatureSoftensProbabilitiesNotScores) {
+  // Scores [0, ln 3]: probabilities 1/4, 3/4 at temperature 1; at
+  // temperature 2 they are softmax([0, ln 3 / 2]) = 1/(1+sqrt 3), ...
+  const torch::Tensor scores = torch::tensor({{0.0f, std::log(3.0f)}});
+  const ClassPrediction sharp = ToClassPredictions(scores, 1.0)[0];
+  const ClassPrediction soft = ToClassPredictions(scores, 2.0)[0];
+  EXPECT_NEAR(sharp.confidence, 0.75f, 1e-6);
+  EXPECT_NEAR(soft.confidence, std::sqrt(3.0f) / (1.0f + std::sqrt(3.0f)),
+              1e-6);
+  EXPECT_EQ(soft.best_class, 1);
+  EXPECT_EQ(soft.scores, sharp.scores);
 }
 
 }  // namespace

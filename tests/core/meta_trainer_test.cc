@@ -1,10 +1,16 @@
 // Tests meta-training on a tiny synthetic data set: the loss falls,
-// checkpoints resume exactly, and bad options are refused.
+// checkpoints resume exactly, and bad options are refused; alone and with
+// two data-parallel workers (threads with their own c10d process groups
+// over loopback TCP).
 #include "core/train/meta_trainer.h"
 
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <thread>
+#include <torch/csrc/distributed/c10d/HashStore.hpp>
+
+#include "core/train/gradient_averager.h"
 
 namespace fewshot::core {
 namespace {
@@ -43,6 +49,64 @@ std::string TempDir(const std::string& name) {
       (name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   return dir.string();
+}
+
+// What one data-parallel worker saw and produced.
+struct WorkerRun {
+  absl::StatusOr<TrainingResult> result = absl::UnknownError("not run");
+  std::vector<double> losses;
+  int64_t first_episode = -1;
+};
+
+// Trains with one worker thread per entry of `options` (rank = index),
+// each with its own averager (Gloo over loopback TCP; the threads meet
+// through an in-process store).
+std::vector<WorkerRun> TrainOnWorkers(const ImageDataset& dataset,
+                                      std::vector<MetaTrainerOptions> options) {
+  const int world_size = static_cast<int>(options.size());
+  const auto store = c10::make_intrusive<c10d::HashStore>();
+  std::vector<WorkerRun> runs(world_size);
+  std::vector<std::thread> threads;
+  for (int rank = 0; rank < world_size; ++rank) {
+    threads.emplace_back([&, rank] {
+      DistributedOptions distributed;
+      distributed.rank = rank;
+      distributed.world_size = world_size;
+      distributed.rendezvous_timeout = absl::Seconds(30);
+      distributed.step_timeout = absl::Seconds(30);
+      absl::StatusOr<std::unique_ptr<GradientAverager>> averager =
+          GradientAverager::CreateWithStore(distributed, store);
+      WorkerRun& run = runs[rank];
+      if (!averager.ok()) {
+        run.result = averager.status();
+        return;
+      }
+      options[rank].averager = averager->get();
+      run.result = MetaTrainer(&dataset, options[rank])
+                       .Run([&](const TrainingProgress& p) {
+                         if (run.first_episode < 0) {
+                           run.first_episode = p.episode;
+                         }
+                         run.losses.push_back(p.loss);
+                       });
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  return runs;
+}
+
+// Expects every parameter and buffer of `a` and `b` to be bit-identical.
+void ExpectIdenticalWeights(const Conv4& a, const Conv4& b) {
+  const auto b_parameters = b->named_parameters();
+  for (const auto& item : a->named_parameters()) {
+    EXPECT_TRUE(torch::equal(item.value(), b_parameters[item.key()]))
+        << item.key();
+  }
+  const auto b_buffers = b->named_buffers();
+  for (const auto& item : a->named_buffers()) {
+    EXPECT_TRUE(torch::equal(item.value(), b_buffers[item.key()]))
+        << item.key();
+  }
 }
 
 TEST(MetaTrainerTest, LossFallsAndStaysFinite) {
@@ -93,6 +157,80 @@ TEST(MetaTrainerTest, ResumeReproducesAnUninterruptedRun) {
         << item.key();
   }
   std::filesystem::remove_all(interrupted.checkpoint_dir);
+}
+
+TEST(MetaTrainerTest, TwoWorkersKeepIdenticalWeightsAndLearn) {
+  const ImageDataset dataset = MakePatternDataset(10, 8);
+  const MetaTrainerOptions options = SmallOptions();
+  std::vector<WorkerRun> runs = TrainOnWorkers(dataset, {options, options});
+  ASSERT_EQ(runs.size(), 2u);
+  for (const WorkerRun& run : runs) {
+    ASSERT_TRUE(run.result.ok()) << run.result.status();
+    ASSERT_EQ(run.losses.size(), 30u);
+  }
+  ExpectIdenticalWeights(runs[0].result->encoder, runs[1].result->encoder);
+  EXPECT_EQ(runs[0].losses, runs[1].losses);  // Means over both workers.
+
+  double first = 0, last = 0;
+  for (int i = 0; i < 5; ++i) first += runs[0].losses[i];
+  for (int i = 25; i < 30; ++i) last += runs[0].losses[i];
+  EXPECT_LT(last, first);
+
+  // Had each worker drawn the episodes of a lone run, the averaged
+  // gradients would be the lone run's, and so would the weights.
+  absl::StatusOr<TrainingResult> alone = MetaTrainer(&dataset, options).Run();
+  ASSERT_TRUE(alone.ok()) << alone.status();
+  EXPECT_FALSE(torch::equal(alone->encoder->parameters()[0],
+                            runs[0].result->encoder->parameters()[0]));
+}
+
+TEST(MetaTrainerTest, TwoWorkersResumeFromRankZerosCheckpoint) {
+  const ImageDataset dataset = MakePatternDataset(10, 8);
+  MetaTrainerOptions straight = SmallOptions();
+  straight.episodes = 12;
+  std::vector<WorkerRun> reference =
+      TrainOnWorkers(dataset, {straight, straight});
+  ASSERT_TRUE(reference[1].result.ok()) << reference[1].result.status();
+
+  // Rank 0 checkpoints at 6; rank 1's folder stays empty, so on resume it
+  // must get weights, optimiser state and progress from rank 0.
+  MetaTrainerOptions rank0 = straight;
+  rank0.checkpoint_dir = TempDir("distributed_resume0");
+  rank0.checkpoint_every = 6;
+  rank0.episodes = 6;
+  MetaTrainerOptions rank1 = rank0;
+  rank1.checkpoint_dir = TempDir("distributed_resume1");
+  for (const WorkerRun& run : TrainOnWorkers(dataset, {rank0, rank1})) {
+    ASSERT_TRUE(run.result.ok()) << run.result.status();
+  }
+  EXPECT_FALSE(std::filesystem::exists(rank1.checkpoint_dir));
+  rank0.episodes = rank1.episodes = 12;
+  rank0.resume = rank1.resume = true;
+  std::vector<WorkerRun> resumed = TrainOnWorkers(dataset, {rank0, rank1});
+  for (const WorkerRun& run : resumed) {
+    ASSERT_TRUE(run.result.ok()) << run.result.status();
+    EXPECT_EQ(run.first_episode, 7);
+  }
+  ExpectIdenticalWeights(resumed[0].result->encoder,
+                         resumed[1].result->encoder);
+  const auto expected = reference[1].result->encoder->named_parameters();
+  for (const auto& item : resumed[1].result->encoder->named_parameters()) {
+    EXPECT_TRUE(torch::allclose(item.value(), expected[item.key()],
+                                /*rtol=*/1e-5, /*atol=*/1e-6))
+        << item.key();
+  }
+  std::filesystem::remove_all(rank0.checkpoint_dir);
+}
+
+TEST(MetaTrainerTest, WorkersWithDifferentOptionsAllFail) {
+  const ImageDataset dataset = MakePatternDataset(10, 8);
+  MetaTrainerOptions options = SmallOptions();
+  MetaTrainerOptions other = options;
+  other.episodes = options.episodes + 1;
+  for (const WorkerRun& run : TrainOnWorkers(dataset, {options, other})) {
+    EXPECT_EQ(run.result.status().code(), absl::StatusCode::kFailedPrecondition)
+        << run.result.status();
+  }
 }
 
 TEST(MetaTrainerTest, RefusesImpossibleOptions) {

@@ -6,21 +6,16 @@
 #include <filesystem>
 #include <set>
 
-#include "tests/test_environment.h"
+#include "tests/core/omniglot_test_options.h"
 
 namespace fewshot::core {
 namespace {
 
-OmniglotOptions TestOptions() {
-  OmniglotOptions options;
-  options.data_dir = ::fewshot::testing::OmniglotDir();
-  options.cache_dir = ::fewshot::testing::CacheDir();
-  return options;
-}
+using ::fewshot::testing::TestOmniglotOptions;
 
 TEST(OmniglotTest, BackgroundSplitHasItsCharacters) {
   absl::StatusOr<ImageDataset> dataset =
-      LoadOmniglot(OmniglotSplit::kBackground, TestOptions());
+      LoadOmniglot(OmniglotSplit::kBackground, TestOmniglotOptions());
   ASSERT_TRUE(dataset.ok()) << dataset.status();
   EXPECT_EQ(dataset->num_classes(), 964);
   EXPECT_EQ(dataset->num_images(), 19280);
@@ -33,9 +28,9 @@ TEST(OmniglotTest, BackgroundSplitHasItsCharacters) {
 
 TEST(OmniglotTest, EvaluationSplitSharesNoAlphabetWithBackground) {
   absl::StatusOr<ImageDataset> background =
-      LoadOmniglot(OmniglotSplit::kBackground, TestOptions());
+      LoadOmniglot(OmniglotSplit::kBackground, TestOmniglotOptions());
   absl::StatusOr<ImageDataset> evaluation =
-      LoadOmniglot(OmniglotSplit::kEvaluation, TestOptions());
+      LoadOmniglot(OmniglotSplit::kEvaluation, TestOmniglotOptions());
   ASSERT_TRUE(background.ok()) << background.status();
   ASSERT_TRUE(evaluation.ok()) << evaluation.status();
   EXPECT_EQ(evaluation->num_classes(), 659);
@@ -58,7 +53,7 @@ TEST(OmniglotTest, EvaluationSplitSharesNoAlphabetWithBackground) {
 
 TEST(OmniglotTest, InkIsHighAndPaperIsLow) {
   absl::StatusOr<ImageDataset> dataset =
-      LoadOmniglot(OmniglotSplit::kEvaluation, TestOptions());
+      LoadOmniglot(OmniglotSplit::kEvaluation, TestOmniglotOptions());
   ASSERT_TRUE(dataset.ok()) << dataset.status();
   // Strokes cover a small part of each drawing: after inversion most
   // pixels are near 0 and the brightest are near 255.
@@ -68,8 +63,8 @@ TEST(OmniglotTest, InkIsHighAndPaperIsLow) {
 }
 
 TEST(OmniglotTest, CacheGivesTheSameData) {
-  OmniglotOptions cached = TestOptions();
-  OmniglotOptions uncached = TestOptions();
+  OmniglotOptions cached = TestOmniglotOptions();
+  OmniglotOptions uncached = TestOmniglotOptions();
   uncached.cache_dir.clear();
   absl::StatusOr<ImageDataset> from_cache =
       LoadOmniglot(OmniglotSplit::kEvaluation, cached);
@@ -82,7 +77,7 @@ TEST(OmniglotTest, CacheGivesTheSameData) {
 }
 
 TEST(OmniglotTest, MissingFolderIsNotFoundWithAHint) {
-  OmniglotOptions options = TestOptions();
+  OmniglotOptions options = TestOmniglotOptions();
   options.data_dir = "/nonexistent/omniglot";
   absl::StatusOr<ImageDataset> dataset =
       LoadOmniglot(OmniglotSplit::kBackground, options);

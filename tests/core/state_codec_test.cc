@@ -7,6 +7,8 @@
 #include <string>
 
 #include "core/adapt/adaptation_edits.h"
+#include "core/adapt/attention.h"
+#include "core/adapt/maml.h"
 #include "core/adapt/prototypical.h"
 
 namespace fewshot::core {
@@ -90,6 +92,39 @@ TEST(StateCodecTest, OtherFormatVersionIsFailedPrecondition) {
   EXPECT_EQ(back.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_NE(back.status().message().find("version is 9"),
             absl::string_view::npos);
+}
+
+TEST(StateCodecTest, MamlAndAttentionStatesRoundTrip) {
+  torch::manual_seed(4);
+  absl::StatusOr<std::unique_ptr<MamlMethod>> maml =
+      MamlMethod::Create(MamlHeadToParameters(InitialMamlHead(2, 2, 0.1)),
+                         MethodSpec{.name = "maml"});
+  absl::StatusOr<std::unique_ptr<AttentionMethod>> attention =
+      AttentionMethod::Create(
+          AttentionHeadToParameters(InitialAttentionHead(2, 3)),
+          MethodSpec{.name = "attention"});
+  ASSERT_TRUE(maml.ok() && attention.ok());
+  for (const AdaptationMethod* method :
+       {static_cast<const AdaptationMethod*>(maml->get()),
+        static_cast<const AdaptationMethod*>(attention->get())}) {
+    AdaptationState state = SampleState();
+    state.method = method->name();
+    state.derived.clear();
+    SetMamlOptions({.steps = 3, .step_size = 0.25}, &state);
+    ASSERT_TRUE(method->Build(&state).ok()) << method->name();
+    absl::StatusOr<AdaptationState> back =
+        DecodeAdaptationState(EncodeAdaptationState(state));
+    ASSERT_TRUE(back.ok()) << back.status();
+    ASSERT_EQ(back->derived.size(), state.derived.size());
+    for (const auto& [name, tensor] : state.derived) {
+      EXPECT_TRUE(torch::equal(back->derived.at(name), tensor)) << name;
+    }
+    const torch::Tensor queries = torch::randn({3, 2});
+    absl::StatusOr<torch::Tensor> before = method->Score(state, queries);
+    absl::StatusOr<torch::Tensor> after = method->Score(*back, queries);
+    ASSERT_TRUE(before.ok() && after.ok()) << method->name();
+    EXPECT_TRUE(torch::equal(*before, *after)) << method->name();
+  }
 }
 
 }  // namespace

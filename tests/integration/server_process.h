@@ -38,6 +38,8 @@ class ServerProcess {
   // "127.0.0.1:<grpc port>".
   std::string target() const;
   int metrics_port() const { return metrics_port_; }
+  // The process id; -1 once the process has been reaped.
+  pid_t pid() const { return pid_; }
 
   // Sends `signal_number` to the process.
   absl::Status Signal(int signal_number);

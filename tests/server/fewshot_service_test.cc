@@ -5,8 +5,8 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdlib>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,7 +15,8 @@
 #include "client/fewshot_client.h"
 #include "core/data/zip_archive.h"
 #include "fewshot/v1/fewshot_service.grpc.pb.h"
-#include "server/server.h"
+#include "server/server_options.h"
+#include "tests/server/in_process_server.h"
 #include "tests/server/random_bundle.h"
 #include "tests/tensor_example.h"
 #include "tests/test_environment.h"
@@ -43,20 +44,16 @@ google::protobuf::RepeatedPtrField<v1::LabeledExample> ThreeClasses() {
 class FewShotServiceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    bundle_dir_ =
-        new std::string((std::filesystem::temp_directory_path() /
-                         absl::StrCat("fewshot_service_test_", getpid()))
-                            .string());
-    ASSERT_TRUE(testing::SaveRandomBundle(*bundle_dir_).ok());
-
-    ServerOptions options;
-    options.address = "127.0.0.1:0";
-    options.metrics_address = "127.0.0.1:0";
-    options.model_dir = *bundle_dir_;
-    options.max_adaptations = 3;
-    options.limits.max_queries = 10;
-    absl::StatusOr<std::unique_ptr<Server>> server =
-        Server::BuildAndStart(options);
+    absl::StatusOr<std::unique_ptr<testing::InProcessServer>> server =
+        testing::InProcessServer::Start(
+            "fewshot_service_test",
+            [](const std::string& dir) {
+              return testing::SaveRandomBundle(dir);
+            },
+            [](ServerOptions& options) {
+              options.max_adaptations = 3;
+              options.limits.max_queries = 10;
+            });
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = server->release();
   }
@@ -64,23 +61,16 @@ class FewShotServiceTest : public ::testing::Test {
   static void TearDownTestSuite() {
     delete server_;
     server_ = nullptr;
-    std::filesystem::remove_all(*bundle_dir_);
-    delete bundle_dir_;
   }
 
   void SetUp() override {
     ASSERT_NE(server_, nullptr);
-    stub_ = v1::FewShot::NewStub(
-        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->port()),
-                            grpc::InsecureChannelCredentials()));
+    stub_ = server_->NewStub();
   }
 
   // A client context with a 10 s deadline.
   static std::unique_ptr<grpc::ClientContext> Context() {
-    auto context = std::make_unique<grpc::ClientContext>();
-    context->set_deadline(std::chrono::system_clock::now() +
-                          std::chrono::seconds(10));
-    return context;
+    return testing::InProcessServer::Context(std::chrono::seconds(10));
   }
 
   // Adapts to ThreeClasses() and returns the id.
@@ -94,13 +84,11 @@ class FewShotServiceTest : public ::testing::Test {
     return response.adaptation_id();
   }
 
-  static std::string* bundle_dir_;
-  static Server* server_;
+  static testing::InProcessServer* server_;
   std::unique_ptr<v1::FewShot::Stub> stub_;
 };
 
-std::string* FewShotServiceTest::bundle_dir_ = nullptr;
-Server* FewShotServiceTest::server_ = nullptr;
+testing::InProcessServer* FewShotServiceTest::server_ = nullptr;
 
 TEST_F(FewShotServiceTest, GetModelInfoDescribesTheBundle) {
   v1::GetModelInfoResponse info;
@@ -119,6 +107,9 @@ TEST_F(FewShotServiceTest, GetModelInfoDescribesTheBundle) {
   ASSERT_EQ(info.measured_accuracy_size(), 1);
   EXPECT_EQ(info.measured_accuracy(0).ways(), 5);
   EXPECT_EQ(info.limits().max_queries(), 10);
+  ASSERT_EQ(info.method_info_size(), 1);
+  EXPECT_EQ(info.method_info(0).name(), "protonet");
+  EXPECT_DOUBLE_EQ(info.method_info(0).temperature(), 1.0);
   EXPECT_EQ(info.training_split(), "none");
 }
 
@@ -377,8 +368,7 @@ TEST_F(FewShotServiceTest, StreamPredictHalfCloseWithoutMessagesIsOk) {
 TEST_F(FewShotServiceTest, ClientStreamPredictAgreesWithPredict) {
   const std::string id = AdaptThreeClasses();
   absl::StatusOr<std::unique_ptr<client::FewShotClient>> client =
-      client::FewShotClient::Connect(
-          {.target = absl::StrCat("127.0.0.1:", server_->port())});
+      client::FewShotClient::Connect({.target = server_->target()});
   ASSERT_TRUE(client.ok()) << client.status();
 
   std::vector<v1::StreamPredictRequest> requests;

@@ -19,6 +19,11 @@ absl::Status SaveRandomBundle(
     const std::string& dir, int seed = 0,
     const std::string& version = kRandomBundleVersion);
 
+// As SaveRandomBundle, plus untrained "maml" (3 default steps, a learned
+// schedule of two rates of 0.05, temperature 2) and "attention" (scale
+// 1000) heads drawn with `seed`, so that every method can be served.
+absl::Status SaveRandomMultiHeadBundle(const std::string& dir, int seed = 0);
+
 }  // namespace fewshot::testing
 
 #endif  // FEWSHOT_TESTS_SERVER_RANDOM_BUNDLE_H_

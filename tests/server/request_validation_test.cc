@@ -287,5 +287,65 @@ TEST_F(RequestValidationTest, RemoveClassAndGetNeedTheirFields) {
                 {"adaptation_id is empty"});
 }
 
+TEST(MethodOptionsValidationTest, MamlOptionsWithinTheLimits) {
+  RequestLimits limits = TestLimits();
+  limits.max_maml_steps = 20;
+  limits.max_maml_step_size = 2.0f;
+  const RequestValidator validator(limits, core::Preprocessing{},
+                                   {"protonet", "maml"});
+  v1::AdaptRequest request = ValidAdapt();
+  request.set_method("maml");
+  request.mutable_maml()->set_steps(20);
+  request.mutable_maml()->set_step_size(2.0f);
+  EXPECT_TRUE(validator.ValidateAdapt(request).ok());
+
+  request.mutable_maml()->set_steps(21);
+  absl::Status status = validator.ValidateAdapt(request);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("maml.steps is 21; expected 0 (the default) to 20"));
+
+  request.mutable_maml()->set_steps(-1);
+  EXPECT_FALSE(validator.ValidateAdapt(request).ok());
+  request.mutable_maml()->set_steps(3);
+  request.mutable_maml()->set_step_size(2.5f);
+  status = validator.ValidateAdapt(request);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("maml.step_size"));
+  request.mutable_maml()->set_step_size(std::nanf(""));
+  EXPECT_FALSE(validator.ValidateAdapt(request).ok());
+}
+
+TEST(MethodOptionsValidationTest, MamlOptionsNeedTheMamlMethod) {
+  const RequestValidator validator(TestLimits(), core::Preprocessing{},
+                                   {"protonet", "maml"});
+  v1::ClassifyRequest request;
+  AddSupport(request.mutable_support(), "a");
+  AddSupport(request.mutable_support(), "b");
+  *request.add_queries() = TensorExample();
+  request.mutable_maml()->set_steps(2);
+  // Empty means the default, protonet.
+  const absl::Status status = validator.ValidateClassify(request);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(status.message()),
+              HasSubstr("method is \"protonet\"; set method to \"maml\""));
+  request.set_method("maml");
+  EXPECT_TRUE(validator.ValidateClassify(request).ok());
+}
+
+TEST_F(RequestValidationTest, MinConfidenceIsAProbability) {
+  v1::PredictRequest predict;
+  predict.set_adaptation_id("abc");
+  *predict.add_queries() = TensorExample();
+  for (float good : {0.0f, 0.5f, 1.0f}) {
+    predict.set_min_confidence(good);
+    EXPECT_TRUE(validator_.ValidatePredict(predict).ok()) << good;
+  }
+  for (float bad : {-0.01f, 1.01f, std::nanf("")}) {
+    predict.set_min_confidence(bad);
+    ExpectInvalid(validator_.ValidatePredict(predict),
+                  {"min_confidence", "[0, 1]"});
+  }
+}
+
 }  // namespace
 }  // namespace fewshot::server

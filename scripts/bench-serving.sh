@@ -1,0 +1,341 @@
+#!/usr/bin/env bash
+# Measures the serving path against its in-process limit, in one run on one
+# machine, and checks the serving targets:
+#   1. raw forward (fewshot-bench-raw): Encoder::Embed, eager and optimized,
+#      over a sweep of batch sizes and LibTorch thread counts, before and
+#      after the server runs (the faster of the two is the limit);
+#   2. Adapt (the 5-way 5-shot example support set, 25 images) p50/p99 at
+#      concurrency 1;
+#   3. Predict throughput and p99 at concurrency 1, 8, 32, 128;
+#   4. the ratios server/raw, and a 2x overload run (fixed rate, twice the
+#      measured Predict capacity) that must answer the excess with
+#      RESOURCE_EXHAUSTED while the accepted calls' p99 stays bounded.
+# Starts its own fewshot-server on a free loopback port and stops it. Prints
+# a table with PASS/MISS per target and writes $OUT_DIR/$NAME.json and
+# $OUT_DIR/$NAME.md with the machine description and the exact command.
+# Arguments are passed to fewshot-server (e.g. --workers=1 --torch_threads=2).
+#
+#   scripts/bench-serving.sh
+#   NAME=serving-w1t2 scripts/bench-serving.sh --workers=1 --torch_threads=2
+#
+# Environment (defaults in brackets): BUILD_DIR [build], OUT_DIR [reports],
+# NAME [serving], MODEL_DIR [models/omniglot-conv4], SECONDS_PER_LEVEL [5],
+# ADAPT_CALLS [300], LEVELS [1,8,32,128], QUERIES ["1 10"] (queries per
+# Predict call, one sweep each), INPUTS ["tensor png"] (the targets use the
+# first input kind with the first query count),
+# RAW_THREADS [1,2], RAW_BATCHES [1,2,4,8,16,25,32,64,128,256],
+# OVERLOAD_CONCURRENCY [256], BUILD [1] (0: do not build the three
+# binaries), FEWSHOT_JOBS [1].
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BUILD_DIR="${BUILD_DIR:-build}"
+OUT_DIR="${OUT_DIR:-reports}"
+NAME="${NAME:-serving}"
+MODEL_DIR="${MODEL_DIR:-models/omniglot-conv4}"
+SECONDS_PER_LEVEL="${SECONDS_PER_LEVEL:-5}"
+ADAPT_CALLS="${ADAPT_CALLS:-300}"
+LEVELS="${LEVELS:-1,8,32,128}"
+QUERIES="${QUERIES:-1 10}"
+INPUTS="${INPUTS:-tensor png}"
+RAW_THREADS="${RAW_THREADS:-1,2}"
+RAW_BATCHES="${RAW_BATCHES:-1,2,4,8,16,25,32,64,128,256}"
+OVERLOAD_CONCURRENCY="${OVERLOAD_CONCURRENCY:-256}"
+SUPPORT=examples/omniglot/support
+QUERY_DIR=examples/omniglot/queries
+# Seconds to wait for the server to listen, and for any one step.
+STARTUP_TIMEOUT=60
+STEP_TIMEOUT=300
+
+command_line="$(printf '%q ' "$0" "$@")"
+for variable in BUILD_DIR NAME SECONDS_PER_LEVEL ADAPT_CALLS LEVELS QUERIES \
+    INPUTS RAW_THREADS RAW_BATCHES OVERLOAD_CONCURRENCY; do
+  command_line="$variable='${!variable}' $command_line"
+done
+
+if [[ "${BUILD:-1}" != 0 ]]; then
+  cmake --build "$BUILD_DIR" -j "${FEWSHOT_JOBS:-1}" \
+    --target fewshot-server fewshot-bench fewshot-bench-raw >&2
+fi
+bin="$BUILD_DIR/bin"
+for binary in fewshot-server fewshot-bench fewshot-bench-raw; do
+  if [[ ! -x "$bin/$binary" ]]; then
+    echo "bench-serving: $bin/$binary missing; build it first" >&2
+    exit 1
+  fi
+done
+
+# The server started here is stopped, and the scratch folder removed, on
+# exit.
+work_dir="$(mktemp -d)"
+server_pid=""
+cleanup() {
+  if [[ -n "$server_pid" ]]; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work_dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
+started_at="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+
+# 1. The raw forward pass, while no server runs; measured again at the end,
+# so that the limit brackets the server runs on a machine whose load varies.
+raw_forward() {
+  echo "== raw forward (fewshot-bench-raw), $1" >&2
+  timeout "$STEP_TIMEOUT" "$bin/fewshot-bench-raw" --model_dir="$MODEL_DIR" \
+    --threads="$RAW_THREADS" --batches="$RAW_BATCHES" \
+    --json_out="$work_dir/raw-$1.json" >&2
+}
+raw_forward before
+
+# Start the server on a free loopback port; its start line names the port.
+"$bin/fewshot-server" --address=127.0.0.1:0 --metrics_address= \
+  --model_dir="$MODEL_DIR" "$@" >"$work_dir/server.log" 2>&1 &
+server_pid=$!
+deadline=$((SECONDS + STARTUP_TIMEOUT))
+port=""
+until port="$(grep -oE '\(port [0-9]+\)' "$work_dir/server.log" |
+    grep -oE '[0-9]+')"; do
+  if ! kill -0 "$server_pid" 2>/dev/null || ((SECONDS >= deadline)); then
+    echo "bench-serving: fewshot-server did not start:" >&2
+    cat "$work_dir/server.log" >&2
+    exit 1
+  fi
+  sleep 0.2
+done
+target="127.0.0.1:$port"
+echo "== server on $target:" \
+  "$(grep -m1 'serving model' "$work_dir/server.log")" >&2
+
+# Runs fewshot-bench against the server with the given flags.
+bench() {
+  timeout "$STEP_TIMEOUT" "$bin/fewshot-bench" --target="$target" \
+    --format=json "$@" "$SUPPORT" "$QUERY_DIR"
+}
+
+# 2 and 3. Adapt at concurrency 1, then the Predict sweep, per input kind.
+for input in $INPUTS; do
+  echo "== Adapt, $input, concurrency 1, $ADAPT_CALLS calls" >&2
+  bench --input="$input" --rpc=adapt --concurrency=1 \
+    --requests="$ADAPT_CALLS" --warmup=20 >"$work_dir/adapt-$input.json"
+  for queries in $QUERIES; do
+    echo "== Predict, $input, $queries per call, concurrency $LEVELS" >&2
+    bench --input="$input" --rpc=predict --concurrency="$LEVELS" \
+      --queries="$queries" --duration_s="$SECONDS_PER_LEVEL" --warmup=50 \
+      >"$work_dir/predict-$input-$queries.json"
+  done
+done
+
+# 4. Overload at twice the best Predict rate of the first input kind.
+headline="${INPUTS%% *}-${QUERIES%% *}"
+capacity="$(python3 -c 'import json, sys
+rows = json.load(open(sys.argv[1]))["results"]
+print(max(row["throughput"] for row in rows))' \
+  "$work_dir/predict-$headline.json")"
+rate="$(python3 -c 'import sys; print(round(2 * float(sys.argv[1]), 1))' \
+  "$capacity")"
+echo "== overload: Predict, $headline, $rate calls/s (2 x $capacity)" >&2
+bench --input="${INPUTS%% *}" --rpc=predict \
+  --concurrency="$OVERLOAD_CONCURRENCY" --rate="$rate" \
+  --queries="${QUERIES%% *}" --duration_s="$SECONDS_PER_LEVEL" --warmup=0 \
+  >"$work_dir/overload.json"
+
+# Stop the server and check that it shut down cleanly.
+kill -TERM "$server_pid"
+server_exit=0
+wait "$server_pid" || server_exit=$?
+server_pid=""
+if ((server_exit != 0)); then
+  echo "bench-serving: fewshot-server exited with $server_exit:" >&2
+  cat "$work_dir/server.log" >&2
+  exit 1
+fi
+
+raw_forward after
+
+# Describe the machine and the build.
+cxx="$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' "$BUILD_DIR/CMakeCache.txt")"
+torch_version="$(dpkg-query -W -f='${Version}' libtorch-dev 2>/dev/null ||
+  echo unknown)"
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [[ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
+  commit="$commit (with uncommitted changes)"
+fi
+export BENCH_CPU="$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo |
+  head -1)"
+export BENCH_CORES="$(nproc)"
+export BENCH_MEMORY="$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' \
+  /proc/meminfo)"
+export BENCH_OS="$(. /etc/os-release && echo "$PRETTY_NAME"),"\
+" kernel $(uname -r)"
+export BENCH_COMPILER="$("${cxx:-c++}" --version | head -1)"
+export BENCH_BUILD_TYPE="$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' \
+  "$BUILD_DIR/CMakeCache.txt")"
+export BENCH_LIBTORCH="$torch_version"
+export BENCH_GRPC="$(dpkg-query -W -f='${Version}' libgrpc++-dev 2>/dev/null ||
+  echo unknown)"
+export BENCH_COMMIT="$commit"
+export BENCH_STARTED_AT="$started_at"
+export BENCH_LOAD_START="$load_start"
+export BENCH_LOAD_END="$(cut -d' ' -f1-3 /proc/loadavg)"
+export BENCH_SERVER_LINE="$(grep -m1 'serving model' "$work_dir/server.log" |
+  sed 's/^.*\] //')"
+export BENCH_SERVER_FLAGS="$*"
+export BENCH_COMMAND="$command_line"
+
+# Compute the ratios, print the table and write the reports.
+mkdir -p "$OUT_DIR"
+python3 - "$work_dir" "$OUT_DIR/$NAME" "$INPUTS" "$QUERIES" <<'PY'
+import json
+import os
+import re
+import sys
+
+work_dir, out_stem = sys.argv[1], sys.argv[2]
+inputs, query_counts = sys.argv[3].split(), sys.argv[4].split()
+headline = inputs[0]
+sweeps = [(i, q) for i in inputs for q in query_counts]
+
+
+def load(name):
+    with open(os.path.join(work_dir, name)) as f:
+        return json.load(f)
+
+
+machine = {key: os.environ["BENCH_" + name] for key, name in [
+    ("cpu", "CPU"), ("cores", "CORES"), ("memory", "MEMORY"), ("os", "OS"),
+    ("compiler", "COMPILER"), ("build_type", "BUILD_TYPE"),
+    ("libtorch", "LIBTORCH"), ("grpc", "GRPC"), ("commit", "COMMIT"),
+    ("started_at", "STARTED_AT"), ("load_average_start", "LOAD_START"),
+    ("load_average_end", "LOAD_END"), ("server", "SERVER_LINE"),
+    ("server_flags", "SERVER_FLAGS"), ("command", "COMMAND")]}
+# Each raw point keeps the faster of its two medians (before and after the
+# server ran), so that the limit is the stricter one.
+raw = []
+for before, after in zip(load("raw-before.json")["points"],
+                         load("raw-after.json")["points"]):
+    best = dict(min(before, after, key=lambda p: p["median_ms"]))
+    best["median_ms_before"] = before["median_ms"]
+    best["median_ms_after"] = after["median_ms"]
+    raw.append(best)
+adapt = {i: load(f"adapt-{i}.json")["results"][0] for i in inputs}
+predict = {f"{i}-{q}": load(f"predict-{i}-{q}.json")["results"]
+           for i, q in sweeps}
+headline_sweep = predict[f"{headline}-{query_counts[0]}"]
+overload = load("overload.json")["results"][0]
+match = re.search(r"(\d+) workers; (\d+) torch threads",
+                  machine["server"])
+workers, torch_threads = (int(match.group(1)), int(match.group(2))) \
+    if match else (0, 0)
+
+# The raw limits: the faster mode at the server's intra-op threads for one
+# Adapt's 25 images; the best images/s over every measured point (mode,
+# batch, threads) for throughput.
+support = adapt[headline]["images_per_call"]
+at_support = [p for p in raw if p["batch"] == support]
+same_threads = [p for p in at_support if p["threads"] == torch_threads] \
+    or at_support
+raw_adapt = min(same_threads, key=lambda p: p["median_ms"])
+raw_best = max(raw, key=lambda p: p["images_per_s"])
+
+
+def row_at(rows, level):
+    return next((r for r in rows if r["concurrency"] == level), None)
+
+
+targets = []
+adapt_ratio = adapt[headline]["p50_ms"] / raw_adapt["median_ms"]
+targets.append({
+    "target": f"Adapt p50 <= 1.3x raw forward of its {support} images",
+    "measured": f"{adapt[headline]['p50_ms']:.2f} ms vs "
+                f"{raw_adapt['median_ms']:.2f} ms = {adapt_ratio:.2f}x",
+    "ratio": adapt_ratio, "limit": 1.3, "pass": adapt_ratio <= 1.3})
+c32 = row_at(headline_sweep, 32)
+if c32 is not None:
+    ratio = c32["images_per_s"] / raw_best["images_per_s"]
+    targets.append({
+        "target": "Predict images/s at concurrency 32 >= 0.8x raw best batch",
+        "measured": f"{c32['images_per_s']:.0f} vs "
+                    f"{raw_best['images_per_s']:.0f} images/s = "
+                    f"{ratio:.2f}x",
+        "ratio": ratio, "limit": 0.8, "pass": ratio >= 0.8})
+top = max(headline_sweep, key=lambda r: r["concurrency"])
+exhausted = overload["errors"].get("RESOURCE_EXHAUSTED", 0)
+other_errors = sum(n for code, n in overload["errors"].items()
+                   if code != "RESOURCE_EXHAUSTED")
+bound_ms = 3 * top["p99_ms"]
+offered_ok = overload["started_per_s"] >= 0.9 * overload["rate"]
+sent_p99 = overload["sent_p99_ms"]
+targets.append({
+    "target": "2x overload: excess gets RESOURCE_EXHAUSTED, accepted p99 "
+              f"<= 3x closed-loop p99 at concurrency {top['concurrency']}",
+    "measured": f"offered {overload['rate']:.0f}/s, started "
+                f"{overload['started_per_s']:.0f}/s (start lag p99 "
+                f"{overload['start_lag_p99_ms']:.1f} ms); accepted "
+                f"{overload['throughput']:.0f}/s, p99 {sent_p99:.1f} ms "
+                f"from send ({overload['p99_ms']:.1f} from due; bound "
+                f"{bound_ms:.1f}); RESOURCE_EXHAUSTED {exhausted}, other "
+                f"errors {other_errors}"
+                + ("" if offered_ok else
+                   "; the client could not offer the rate"),
+    "ratio": sent_p99 / bound_ms if bound_ms else 0, "limit": 1.0,
+    "pass": exhausted > 0 and other_errors == 0 and offered_ok
+            and sent_p99 <= bound_ms})
+
+# The tables, as Markdown (printed and written).
+lines = [f"# Serving benchmark: {os.path.basename(out_stem)}", ""]
+lines += ["| Target | Measured | Result |", "|---|---|---|"]
+lines += [f"| {t['target']} | {t['measured']} | "
+          f"{'PASS' if t['pass'] else 'MISS'} |" for t in targets]
+lines += ["", f"Targets use examples sent as `{headline}` and Predict calls "
+          f"of {query_counts[0]} quer"
+          f"{'y' if query_counts[0] == '1' else 'ies'} (the first rows "
+          "below). Server and client share the machine's cores.", "",
+          "## Raw forward (in process, ms per batch)", "",
+          "Median of each point before and after the server runs; the "
+          "faster one is the limit.", "",
+          "| mode | threads | batch | median ms before | after | "
+          "images/s (faster) |", "|---|---:|---:|---:|---:|---:|"]
+lines += [f"| {p['mode']} | {p['threads']} | {p['batch']} | "
+          f"{p['median_ms_before']:.3f} | {p['median_ms_after']:.3f} | "
+          f"{p['images_per_s']:.0f} |" for p in raw]
+lines += ["", f"Best: {raw_best['mode']}, {raw_best['threads']} thread(s), "
+          f"batch {raw_best['batch']}: {raw_best['images_per_s']:.0f} "
+          "images/s.", "", "## Server (client-side latency, ms)", "",
+          "| rpc | input | images/call | conc | rate | calls/s | images/s | "
+          "p50 | p99 | errors |",
+          "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+
+
+def server_row(row, input_kind):
+    errors = ", ".join(f"{c}: {n}" for c, n in row["errors"].items()) or "-"
+    rate = f"{row['rate']:.0f}" if row["rate"] else "closed"
+    return (f"| {row['rpc']} | {input_kind} | {row['images_per_call']} | "
+            f"{row['concurrency']} | {rate} "
+            f"| {row['throughput']:.1f} | {row['images_per_s']:.0f} | "
+            f"{row['p50_ms']:.2f} | {row['p99_ms']:.2f} | {errors} |")
+
+
+for i in inputs:
+    lines.append(server_row(adapt[i], i))
+    for q in query_counts:
+        lines += [server_row(r, i) for r in predict[f"{i}-{q}"]]
+lines.append(server_row(overload, headline))
+lines += ["", "## Machine", ""]
+lines += [f"- {key}: `{value}`" for key, value in machine.items()]
+markdown = "\n".join(lines) + "\n"
+print(markdown)
+with open(out_stem + ".md", "w") as f:
+    f.write(markdown)
+with open(out_stem + ".json", "w") as f:
+    json.dump({"machine": machine, "server": {"workers": workers,
+               "torch_threads": torch_threads}, "targets": targets,
+               "raw": raw, "adapt": adapt, "predict": predict,
+               "overload": overload}, f, indent=2)
+    f.write("\n")
+PY
+echo "bench-serving: wrote $OUT_DIR/$NAME.md and $OUT_DIR/$NAME.json" >&2
