@@ -3,6 +3,8 @@
 #ifndef FEWSHOT_TESTS_TENSOR_EXAMPLE_H_
 #define FEWSHOT_TESTS_TENSOR_EXAMPLE_H_
 
+#include <string>
+
 #include "fewshot/v1/types.pb.h"
 
 namespace fewshot::testing {
@@ -18,6 +20,21 @@ inline v1::Example MarkedTensorExample(float value, int marker) {
     tensor->add_values(i == marker ? 1.0f : value);
   }
   return example;
+}
+
+// A support set of three classes "class-0" .. "class-2" of two examples
+// each; class c's examples are MarkedTensorExample(0.3 * c, 100 + shot).
+inline google::protobuf::RepeatedPtrField<v1::LabeledExample>
+ThreeMarkedClasses() {
+  google::protobuf::RepeatedPtrField<v1::LabeledExample> support;
+  for (int c = 0; c < 3; ++c) {
+    for (int shot = 0; shot < 2; ++shot) {
+      v1::LabeledExample* labeled = support.Add();
+      labeled->set_label("class-" + std::to_string(c));
+      *labeled->mutable_example() = MarkedTensorExample(0.3f * c, 100 + shot);
+    }
+  }
+  return support;
 }
 
 }  // namespace fewshot::testing

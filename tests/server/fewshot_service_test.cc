@@ -25,21 +25,8 @@ namespace fewshot::server {
 namespace {
 
 using ::fewshot::testing::MarkedTensorExample;
+using ::fewshot::testing::ThreeMarkedClasses;
 using ::testing::HasSubstr;
-
-// Three classes of two examples each; class c's examples are
-// MarkedTensorExample(0.1 * c, ...).
-google::protobuf::RepeatedPtrField<v1::LabeledExample> ThreeClasses() {
-  google::protobuf::RepeatedPtrField<v1::LabeledExample> support;
-  for (int c = 0; c < 3; ++c) {
-    for (int shot = 0; shot < 2; ++shot) {
-      v1::LabeledExample* labeled = support.Add();
-      labeled->set_label(absl::StrCat("class-", c));
-      *labeled->mutable_example() = MarkedTensorExample(0.3f * c, 100 + shot);
-    }
-  }
-  return support;
-}
 
 class FewShotServiceTest : public ::testing::Test {
  protected:
@@ -73,10 +60,10 @@ class FewShotServiceTest : public ::testing::Test {
     return testing::InProcessServer::Context(std::chrono::seconds(10));
   }
 
-  // Adapts to ThreeClasses() and returns the id.
-  std::string AdaptThreeClasses() {
+  // Adapts to ThreeMarkedClasses() and returns the id.
+  std::string AdaptThreeMarkedClasses() {
     v1::AdaptRequest request;
-    *request.mutable_support() = ThreeClasses();
+    *request.mutable_support() = ThreeMarkedClasses();
     v1::AdaptResponse response;
     const grpc::Status status =
         stub_->Adapt(Context().get(), request, &response);
@@ -115,7 +102,7 @@ TEST_F(FewShotServiceTest, GetModelInfoDescribesTheBundle) {
 
 TEST_F(FewShotServiceTest, AdaptThenPredictFindsTheRightClasses) {
   v1::AdaptRequest adapt;
-  *adapt.mutable_support() = ThreeClasses();
+  *adapt.mutable_support() = ThreeMarkedClasses();
   v1::AdaptResponse adapted;
   ASSERT_TRUE(stub_->Adapt(Context().get(), adapt, &adapted).ok());
   EXPECT_THAT(adapted.adaptation_id(), ::testing::MatchesRegex("[0-9a-f]{32}"));
@@ -156,7 +143,7 @@ TEST_F(FewShotServiceTest, AdaptThenPredictFindsTheRightClasses) {
 
 TEST_F(FewShotServiceTest, ClassifyIsStatelessAndAgreesWithPredict) {
   v1::ClassifyRequest request;
-  *request.mutable_support() = ThreeClasses();
+  *request.mutable_support() = ThreeMarkedClasses();
   *request.add_queries() = request.support(4).example();
   v1::ClassifyResponse response;
   ASSERT_TRUE(stub_->Classify(Context().get(), request, &response).ok());
@@ -207,7 +194,7 @@ TEST_F(FewShotServiceTest, PredictWithUnknownIdIsNotFound) {
 }
 
 TEST_F(FewShotServiceTest, DeleteForgetsTheAdaptation) {
-  const std::string id = AdaptThreeClasses();
+  const std::string id = AdaptThreeMarkedClasses();
   v1::DeleteAdaptationRequest request;
   request.set_adaptation_id(id);
   v1::DeleteAdaptationResponse response;
@@ -227,8 +214,8 @@ TEST_F(FewShotServiceTest, DeleteForgetsTheAdaptation) {
 
 TEST_F(FewShotServiceTest, EvictsBeyondCapacity) {
   // The server keeps 3 adaptations: the first of four is evicted.
-  const std::string first = AdaptThreeClasses();
-  for (int i = 0; i < 3; ++i) AdaptThreeClasses();
+  const std::string first = AdaptThreeMarkedClasses();
+  for (int i = 0; i < 3; ++i) AdaptThreeMarkedClasses();
 
   v1::PredictRequest predict;
   predict.set_adaptation_id(first);
@@ -247,14 +234,14 @@ TEST_F(FewShotServiceTest, BadRequestsAreInvalidArgument) {
   EXPECT_THAT(status.error_message(), HasSubstr("support is empty"));
 
   v1::AdaptRequest unknown_method;
-  *unknown_method.mutable_support() = ThreeClasses();
+  *unknown_method.mutable_support() = ThreeMarkedClasses();
   unknown_method.set_method("maml");
   status = stub_->Adapt(Context().get(), unknown_method, &adapted);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("method"));
 
   v1::AdaptRequest wrong_shape;
-  *wrong_shape.mutable_support() = ThreeClasses();
+  *wrong_shape.mutable_support() = ThreeMarkedClasses();
   wrong_shape.mutable_support(3)
       ->mutable_example()
       ->mutable_tensor()
@@ -265,14 +252,14 @@ TEST_F(FewShotServiceTest, BadRequestsAreInvalidArgument) {
               HasSubstr("support[3].example.tensor.shape is [1,27,28]"));
 
   v1::AdaptRequest not_png;
-  *not_png.mutable_support() = ThreeClasses();
+  *not_png.mutable_support() = ThreeMarkedClasses();
   not_png.mutable_support(2)->mutable_example()->set_image("not a png");
   status = stub_->Adapt(Context().get(), not_png, &adapted);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("support[2].example.image"));
 
   v1::ClassifyRequest too_many_queries;
-  *too_many_queries.mutable_support() = ThreeClasses();
+  *too_many_queries.mutable_support() = ThreeMarkedClasses();
   for (int i = 0; i < 11; ++i) {
     *too_many_queries.add_queries() = MarkedTensorExample(0.0f, i);
   }
@@ -287,13 +274,13 @@ TEST_F(FewShotServiceTest, BadRequestsAreInvalidArgument) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
-// A StreamPredict message with `queries` of ThreeClasses() support
+// A StreamPredict message with `queries` of ThreeMarkedClasses() support
 // examples (by index) against `adaptation_id`.
 v1::StreamPredictRequest StreamMessage(uint64_t sequence,
                                        const std::string& adaptation_id,
                                        const std::vector<int>& queries) {
   const google::protobuf::RepeatedPtrField<v1::LabeledExample> support =
-      ThreeClasses();
+      ThreeMarkedClasses();
   v1::StreamPredictRequest request;
   request.set_sequence(sequence);
   request.set_adaptation_id(adaptation_id);
@@ -302,7 +289,7 @@ v1::StreamPredictRequest StreamMessage(uint64_t sequence,
 }
 
 TEST_F(FewShotServiceTest, StreamPredictAnswersEachMessageInOrder) {
-  const std::string id = AdaptThreeClasses();
+  const std::string id = AdaptThreeMarkedClasses();
   std::unique_ptr<grpc::ClientContext> context = Context();
   auto stream = stub_->StreamPredict(context.get());
 
@@ -366,7 +353,7 @@ TEST_F(FewShotServiceTest, StreamPredictHalfCloseWithoutMessagesIsOk) {
 }
 
 TEST_F(FewShotServiceTest, ClientStreamPredictAgreesWithPredict) {
-  const std::string id = AdaptThreeClasses();
+  const std::string id = AdaptThreeMarkedClasses();
   absl::StatusOr<std::unique_ptr<client::FewShotClient>> client =
       client::FewShotClient::Connect({.target = server_->target()});
   ASSERT_TRUE(client.ok()) << client.status();

@@ -22,22 +22,10 @@ namespace fewshot::server {
 namespace {
 
 using ::fewshot::testing::MarkedTensorExample;
+using ::fewshot::testing::ThreeMarkedClasses;
 using ::testing::HasSubstr;
 
-// Three classes of two examples each, as in the service test.
-google::protobuf::RepeatedPtrField<v1::LabeledExample> ThreeClasses() {
-  google::protobuf::RepeatedPtrField<v1::LabeledExample> support;
-  for (int c = 0; c < 3; ++c) {
-    for (int shot = 0; shot < 2; ++shot) {
-      v1::LabeledExample* labeled = support.Add();
-      labeled->set_label(absl::StrCat("class-", c));
-      *labeled->mutable_example() = MarkedTensorExample(0.3f * c, 100 + shot);
-    }
-  }
-  return support;
-}
-
-// An example unlike ThreeClasses(): rows alternate between 1 and 0.
+// An example unlike ThreeMarkedClasses(): rows alternate between 1 and 0.
 v1::Example StripedExample() {
   v1::Example example;
   v1::FloatTensor* tensor = example.mutable_tensor();
@@ -82,7 +70,7 @@ testing::InProcessServer* MethodsServiceTest::server_ = nullptr;
 
 TEST_P(MethodsServiceTest, AdaptPredictAndEditWithTheMethod) {
   v1::AdaptRequest adapt;
-  *adapt.mutable_support() = ThreeClasses();
+  *adapt.mutable_support() = ThreeMarkedClasses();
   adapt.set_method(GetParam());
   v1::AdaptResponse adapted;
   grpc::Status status = stub_->Adapt(Context().get(), adapt, &adapted);
@@ -138,7 +126,7 @@ TEST_P(MethodsServiceTest, AdaptPredictAndEditWithTheMethod) {
 
 TEST_P(MethodsServiceTest, ClassifyAgreesWithAdaptThenPredict) {
   v1::ClassifyRequest classify;
-  *classify.mutable_support() = ThreeClasses();
+  *classify.mutable_support() = ThreeMarkedClasses();
   classify.set_method(GetParam());
   *classify.add_queries() = MarkedTensorExample(0.31f, 5);
   v1::ClassifyResponse classified;
@@ -146,7 +134,7 @@ TEST_P(MethodsServiceTest, ClassifyAgreesWithAdaptThenPredict) {
   EXPECT_EQ(classified.method(), GetParam());
 
   v1::AdaptRequest adapt;
-  *adapt.mutable_support() = ThreeClasses();
+  *adapt.mutable_support() = ThreeMarkedClasses();
   adapt.set_method(GetParam());
   v1::AdaptResponse adapted;
   ASSERT_TRUE(stub_->Adapt(Context().get(), adapt, &adapted).ok());
@@ -185,7 +173,7 @@ TEST_F(MethodOptionsTest, GetModelInfoDescribesEveryMethod) {
 
 TEST_F(MethodOptionsTest, MamlOptionsChangeTheFineTuning) {
   v1::ClassifyRequest request;
-  *request.mutable_support() = ThreeClasses();
+  *request.mutable_support() = ThreeMarkedClasses();
   request.set_method("maml");
   *request.add_queries() = MarkedTensorExample(0.31f, 5);
   v1::ClassifyResponse by_default;
@@ -201,7 +189,7 @@ TEST_F(MethodOptionsTest, MamlOptionsChangeTheFineTuning) {
 
 TEST_F(MethodOptionsTest, MamlOptionsOutOfBoundsNameTheBound) {
   v1::AdaptRequest request;
-  *request.mutable_support() = ThreeClasses();
+  *request.mutable_support() = ThreeMarkedClasses();
   request.set_method("maml");
   request.mutable_maml()->set_steps(101);
   v1::AdaptResponse response;
@@ -226,7 +214,7 @@ TEST_F(MethodOptionsTest, MamlOptionsOutOfBoundsNameTheBound) {
 
 TEST_F(MethodOptionsTest, MinConfidenceRejectsUnsureQueries) {
   v1::AdaptRequest adapt;
-  *adapt.mutable_support() = ThreeClasses();
+  *adapt.mutable_support() = ThreeMarkedClasses();
   adapt.set_method("attention");
   v1::AdaptResponse adapted;
   ASSERT_TRUE(stub_->Adapt(Context().get(), adapt, &adapted).ok());
@@ -267,7 +255,7 @@ TEST_F(MethodOptionsTest, MinConfidenceRejectsUnsureQueries) {
 
 TEST_F(MethodOptionsTest, StreamPredictAppliesEachMessageThreshold) {
   v1::AdaptRequest adapt;
-  *adapt.mutable_support() = ThreeClasses();
+  *adapt.mutable_support() = ThreeMarkedClasses();
   v1::AdaptResponse adapted;
   ASSERT_TRUE(stub_->Adapt(Context().get(), adapt, &adapted).ok());
 
