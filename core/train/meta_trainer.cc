@@ -8,7 +8,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/base/const_init.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "core/adapt/prototypical.h"
 #include "core/train/gradient_averager.h"
 #include "core/util/logging.h"
@@ -17,6 +19,17 @@
 
 namespace fewshot::core {
 namespace {
+
+// Seeds LibTorch's global generator and draws the initial weights under one
+// process-wide lock, so that trainers running on threads of one process
+// (data-parallel workers in tests) each get exactly the weights their seed
+// gives.
+Conv4 SeededEncoder(const MetaTrainerOptions& options) {
+  ABSL_CONST_INIT static absl::Mutex mutex(absl::kConstInit);
+  absl::MutexLock lock(&mutex);
+  torch::manual_seed(options.seed);
+  return Conv4(options.encoder);
+}
 
 constexpr char kEncoderFile[] = "encoder.pt";
 constexpr char kOptimizerFile[] = "optimizer.pt";
@@ -216,8 +229,7 @@ absl::StatusOr<TrainingResult> MetaTrainer::Run(
 
   // Build the model, then resume if asked and possible (rank 0 only; it
   // gives its starting point to the other workers).
-  torch::manual_seed(options_.seed);
-  Conv4 encoder(options_.encoder);
+  Conv4 encoder = SeededEncoder(options_);
   encoder->train();
   torch::optim::Adam optimizer(
       encoder->parameters(), torch::optim::AdamOptions(options_.learning_rate));
