@@ -9,6 +9,15 @@
 
 namespace fewshot::testing {
 
+// A [1, 28, 28] tensor example whose pixels all equal `value`.
+inline v1::Example ConstantTensorExample(float value) {
+  v1::Example example;
+  v1::FloatTensor* tensor = example.mutable_tensor();
+  for (int dim : {1, 28, 28}) tensor->add_shape(dim);
+  for (int i = 0; i < 28 * 28; ++i) tensor->add_values(value);
+  return example;
+}
+
 // A [1, 28, 28] tensor example whose pixels all equal `value`, except the
 // pixel at index `marker`, which is 1; the marker makes examples differ in
 // more than brightness.

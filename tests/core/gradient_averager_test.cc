@@ -11,7 +11,7 @@
 #include <torch/csrc/distributed/c10d/HashStore.hpp>
 #include <vector>
 
-#include "tests/core/loopback_port.h"
+#include "tests/loopback_port.h"
 
 namespace fewshot::core {
 namespace {
@@ -66,7 +66,9 @@ TEST(GradientAveragerTest, RefusesBadRankWorldSizeAndPort) {
 }
 
 TEST(GradientAveragerTest, MissingRankZeroIsADeadlineNamingTheAddress) {
-  const int port = testing::PickLoopbackPort();
+  const absl::StatusOr<int> free_port = testing::PickFreePort();
+  ASSERT_TRUE(free_port.ok()) << free_port.status();
+  const int port = *free_port;
   DistributedOptions options = LoopbackOptions(1, 2, port);
   options.rendezvous_timeout = absl::Seconds(1);
   const absl::Status status = GradientAverager::Create(options).status();

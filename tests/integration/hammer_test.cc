@@ -27,6 +27,7 @@
 #include "client/fewshot_client.h"
 #include "tests/integration/example_images.h"
 #include "tests/integration/server_process.h"
+#include "tests/tensor_example.h"
 #include "tests/test_environment.h"
 
 namespace fewshot::testing {
@@ -66,16 +67,6 @@ absl::StatusOr<int64_t> ResidentBytes(pid_t pid) {
     }
   }
   return absl::NotFoundError(absl::StrCat("no VmRSS for process ", pid));
-}
-
-// A [1, 28, 28] tensor example of constant `value`.
-v1::Example TensorExample(float value) {
-  v1::Example example;
-  for (int dim : {1, 28, 28}) example.mutable_tensor()->add_shape(dim);
-  for (int i = 0; i < 28 * 28; ++i) {
-    example.mutable_tensor()->add_values(value);
-  }
-  return example;
 }
 
 // The number of examples of `label` in `classes`, or -1 when absent.
@@ -221,7 +212,7 @@ class Hammer {
     for (int i = 0; i < 2; ++i) {
       v1::LabeledExample* labeled = add.add_examples();
       labeled->set_label("blank");
-      *labeled->mutable_example() = TensorExample(0.3f);
+      *labeled->mutable_example() = ConstantTensorExample(0.3f);
     }
     absl::StatusOr<v1::AddExamplesResponse> added = client_->AddExamples(add);
     ASSERT_TRUE(added.ok()) << added.status();
@@ -229,7 +220,7 @@ class Hammer {
     EXPECT_EQ(ExamplesOf(added->classes(), "blank"), 2);
     v1::PredictRequest predict_blank;
     predict_blank.set_adaptation_id(id);
-    *predict_blank.add_queries() = TensorExample(0.3f);
+    *predict_blank.add_queries() = ConstantTensorExample(0.3f);
     predicted = client_->Predict(predict_blank);
     ASSERT_TRUE(predicted.ok()) << predicted.status();
     ASSERT_EQ(predicted->predictions_size(), 1);
@@ -238,7 +229,7 @@ class Hammer {
     // Feedback that founds a new class moves the prediction to it.
     v1::FeedbackRequest feedback;
     feedback.set_adaptation_id(id);
-    *feedback.mutable_query() = TensorExample(0.7f);
+    *feedback.mutable_query() = ConstantTensorExample(0.7f);
     feedback.set_correct_label("corrected");
     absl::StatusOr<v1::FeedbackResponse> fed = client_->Feedback(feedback);
     ASSERT_TRUE(fed.ok()) << fed.status();
@@ -275,8 +266,8 @@ class Hammer {
     stream[0].set_adaptation_id(id);
     *stream[0].mutable_queries() = predict.queries();
     stream[1].set_adaptation_id(kUnknownId);
-    *stream[1].add_queries() = TensorExample(0.1f);
-    v1::Example wrong_shape = TensorExample(0.1f);
+    *stream[1].add_queries() = ConstantTensorExample(0.1f);
+    v1::Example wrong_shape = ConstantTensorExample(0.1f);
     wrong_shape.mutable_tensor()->set_shape(0, 3);
     *stream[2].add_queries() = wrong_shape;
     for (int i = 0; i < 3; ++i) stream[i].set_sequence(100 + i);
@@ -347,7 +338,7 @@ class Hammer {
     // neither image nor tensor.
     v1::PredictRequest predict;
     predict.set_adaptation_id(kUnknownId);
-    *predict.add_queries() = TensorExample(0.5f);
+    *predict.add_queries() = ConstantTensorExample(0.5f);
     ExpectCode(client_->Predict(predict).status(), StatusCode::kNotFound,
                "Predict, unknown id");
     predict.clear_adaptation_id();
@@ -360,12 +351,12 @@ class Hammer {
     ExpectCode(client_->Predict(predict).status(), kInvalid,
                "Predict, too many queries");
     predict.clear_queries();
-    *predict.add_queries() = TensorExample(0.5f);
+    *predict.add_queries() = ConstantTensorExample(0.5f);
     predict.mutable_queries(0)->mutable_tensor()->add_shape(1);
     ExpectCode(client_->Predict(predict).status(), kInvalid,
                "Predict, 4-d tensor");
     predict.clear_queries();
-    *predict.add_queries() = TensorExample(0.5f);
+    *predict.add_queries() = ConstantTensorExample(0.5f);
     predict.mutable_queries(0)->mutable_tensor()->set_values(
         5, std::numeric_limits<float>::quiet_NaN());
     ExpectCode(client_->Predict(predict).status(), kInvalid,

@@ -5,7 +5,6 @@
 // Latency is not asserted; only generous guards catch hangs.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <httplib.h>
 
 #include <algorithm>
 #include <atomic>
@@ -25,6 +24,7 @@
 #include "absl/time/clock.h"
 #include "client/fewshot_client.h"
 #include "tests/integration/example_images.h"
+#include "tests/integration/metrics_page.h"
 #include "tests/integration/server_process.h"
 #include "tests/test_environment.h"
 
@@ -55,16 +55,6 @@ struct Outcome {
   int correct = 0;
   int predictions = 0;
 };
-
-// The body of GET /metrics, or "" when it cannot be read.
-std::string ScrapeMetrics(int port) {
-  httplib::Client http("127.0.0.1", port);
-  http.set_connection_timeout(2);
-  http.set_read_timeout(5);
-  httplib::Result result = http.Get("/metrics");
-  if (!result || result->status != 200) return "";
-  return result->body;
-}
 
 // The value of the first sample of `name` whose labels contain every one
 // of `labels` (each like `rpc="Classify"`), or -1 when there is none.

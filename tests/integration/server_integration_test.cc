@@ -3,7 +3,6 @@
 // errors over the wire. Loopback only; each test owns its server process.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <httplib.h>
 #include <signal.h>
 
 #include <atomic>
@@ -18,8 +17,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "client/fewshot_client.h"
+#include "tests/integration/metrics_page.h"
 #include "tests/integration/omniglot_episode.h"
 #include "tests/integration/server_process.h"
+#include "tests/tensor_example.h"
 #include "tests/test_environment.h"
 
 namespace fewshot::testing {
@@ -39,16 +40,6 @@ std::unique_ptr<client::FewShotClient> ConnectTo(const ServerProcess& server) {
       client::FewShotClient::Connect(options);
   EXPECT_TRUE(connected.ok()) << connected.status();
   return connected.ok() ? *std::move(connected) : nullptr;
-}
-
-// The body of GET /metrics, or "" when it cannot be read.
-std::string ScrapeMetrics(int port) {
-  httplib::Client http("127.0.0.1", port);
-  http.set_connection_timeout(2);
-  http.set_read_timeout(5);
-  httplib::Result result = http.Get("/metrics");
-  if (!result || result->status != 200) return "";
-  return result->body;
 }
 
 // The value of the sample `series` (name with labels) in a metrics page,
@@ -75,16 +66,6 @@ double Accuracy(const Predictions& predictions,
   return static_cast<double>(correct) / truth.size();
 }
 
-// A [1, 28, 28] tensor example of constant `value`.
-v1::Example TensorExample(float value) {
-  v1::Example example;
-  for (int dim : {1, 28, 28}) example.mutable_tensor()->add_shape(dim);
-  for (int i = 0; i < 28 * 28; ++i) {
-    example.mutable_tensor()->add_values(value);
-  }
-  return example;
-}
-
 // A Classify request with `count` support examples in two classes and
 // `count` queries; heavy enough to keep a worker busy for a while.
 v1::ClassifyRequest HeavyClassify(int count) {
@@ -92,8 +73,8 @@ v1::ClassifyRequest HeavyClassify(int count) {
   for (int i = 0; i < count; ++i) {
     v1::LabeledExample* labeled = request.add_support();
     labeled->set_label(i % 2 == 0 ? "even" : "odd");
-    *labeled->mutable_example() = TensorExample(0.001f * i);
-    *request.add_queries() = TensorExample(0.002f * i);
+    *labeled->mutable_example() = ConstantTensorExample(0.001f * i);
+    *request.add_queries() = ConstantTensorExample(0.002f * i);
   }
   return request;
 }
@@ -156,13 +137,13 @@ TEST(ServerIntegrationTest, MetricsCountRequests) {
   for (int i = 0; i < 4; ++i) {
     v1::LabeledExample* labeled = adapt.add_support();
     labeled->set_label(i < 2 ? "a" : "b");
-    *labeled->mutable_example() = TensorExample(0.25f * i);
+    *labeled->mutable_example() = ConstantTensorExample(0.25f * i);
   }
   absl::StatusOr<v1::AdaptResponse> adapted = client->Adapt(adapt);
   ASSERT_TRUE(adapted.ok()) << adapted.status();
   v1::PredictRequest predict;
   predict.set_adaptation_id(adapted->adaptation_id());
-  *predict.add_queries() = TensorExample(0.5f);
+  *predict.add_queries() = ConstantTensorExample(0.5f);
   ASSERT_TRUE(client->Predict(predict).ok());
 
   const std::string after = ScrapeMetrics((*server)->metrics_port());
@@ -195,7 +176,7 @@ TEST(ServerIntegrationTest, SigtermLetsInFlightCallsFinish) {
   const absl::Time give_up = absl::Now() + absl::Seconds(20);
   while (!call_queued && absl::Now() < give_up) {
     call_queued = SampleValue(ScrapeMetrics((*server)->metrics_port()),
-                                "fewshot_queue_depth") >= 1;
+                              "fewshot_queue_depth") >= 1;
     if (!call_queued) absl::SleepFor(absl::Milliseconds(5));
   }
 
@@ -203,8 +184,7 @@ TEST(ServerIntegrationTest, SigtermLetsInFlightCallsFinish) {
   // the queued ones.
   ASSERT_TRUE((*server)->Signal(SIGTERM).ok());
   for (std::thread& caller : callers) caller.join();
-  ASSERT_TRUE(call_queued)
-      << "no call was ever queued behind a running one";
+  ASSERT_TRUE(call_queued) << "no call was ever queued behind a running one";
   for (const absl::Status& result : results) EXPECT_TRUE(result.ok()) << result;
   absl::StatusOr<int> exit_code = (*server)->WaitForExit(absl::Seconds(20));
   ASSERT_TRUE(exit_code.ok()) << exit_code.status();
@@ -226,7 +206,7 @@ TEST(ServerIntegrationTest, BadRequestsGetTheRightStatus) {
   // An unknown adaptation.
   v1::PredictRequest predict;
   predict.set_adaptation_id("ffffffffffffffffffffffffffffffff");
-  *predict.add_queries() = TensorExample(0.0f);
+  *predict.add_queries() = ConstantTensorExample(0.0f);
   status = client->Predict(predict).status();
   EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(client->DeleteAdaptation("ffff").code(),

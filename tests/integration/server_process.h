@@ -61,9 +61,6 @@ class ServerProcess {
   int metrics_port_;
 };
 
-// A loopback TCP port that was free a moment ago.
-absl::StatusOr<int> PickFreePort();
-
 // The health service's status for the whole server: true for SERVING.
 // Returns the call's error when the server cannot be reached.
 absl::StatusOr<bool> IsServing(const std::string& target);

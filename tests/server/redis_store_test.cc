@@ -21,6 +21,7 @@
 #include "absl/time/clock.h"
 #include "fewshot/v1/fewshot_service.grpc.pb.h"
 #include "server/server.h"
+#include "tests/loopback_port.h"
 #include "tests/server/random_bundle.h"
 #ifdef FEWSHOT_HAVE_REDIS
 #include "server/redis_adaptation_store.h"
@@ -30,22 +31,6 @@ namespace fewshot::server {
 namespace {
 
 constexpr char kRedisServer[] = "/usr/bin/redis-server";
-
-// A loopback TCP port that was free a moment ago, or 0.
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t size = sizeof(address);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&address), &size) == 0) {
-    port = ntohs(address.sin_port);
-  }
-  close(fd);
-  return port;
-}
 
 // A redis-server child on a free loopback port, without persistence,
 // stopped when the test ends.
@@ -60,8 +45,9 @@ class RedisProcess {
 
   // Starts it and waits up to 10 s for it to accept connections.
   bool Start() {
-    port_ = FreePort();
-    if (port_ == 0) return false;
+    const absl::StatusOr<int> free_port = testing::PickFreePort();
+    if (!free_port.ok()) return false;
+    port_ = *free_port;
     const std::string port = absl::StrCat(port_);
     pid_ = fork();
     if (pid_ == 0) {
