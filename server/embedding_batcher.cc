@@ -17,21 +17,6 @@ namespace {
 // How often a waiting caller checks for cancellation.
 constexpr absl::Duration kCancellationPollInterval = absl::Milliseconds(20);
 
-// Sets this thread's LibTorch intra-op threads to `threads` unless it is 0
-// or they already are: LibTorch's OpenMP setting is per thread, and a
-// thread that never set it uses one per core.
-absl::Status UseIntraOpThreads(int threads) {
-  if (threads <= 0 || at::get_num_threads() == threads) {
-    return absl::OkStatus();
-  }
-  return core::CallTorch("setting intra-op threads",
-                         [threads] {
-                           at::set_num_threads(threads);
-                           return true;
-                         })
-      .status();
-}
-
 }  // namespace
 
 // One caller's inputs and, once its batch ran, its rows. Shared by the
@@ -64,11 +49,6 @@ absl::StatusOr<std::unique_ptr<EmbeddingBatcher>> EmbeddingBatcher::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         "max_batch_delay is ", absl::FormatDuration(options.max_batch_delay),
         "; expected zero or more"));
-  }
-  if (options.intra_op_threads < 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("intra_op_threads is ", options.intra_op_threads,
-                     "; expected 0 (leave LibTorch's setting) or more"));
   }
   if (options.queue_capacity < 0) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -239,13 +219,9 @@ void EmbeddingBatcher::RunBatch(Batch batch) {
     return;
   }
 
-  // One forward pass over every caller's inputs, with this thread's
-  // intra-op threads set first.
-  const absl::Status threads_set = UseIntraOpThreads(options_.intra_op_threads);
+  // One forward pass over every caller's inputs.
   absl::StatusOr<torch::Tensor> embeddings;
-  if (!threads_set.ok()) {
-    embeddings = threads_set;
-  } else if (live.size() == 1) {
+  if (live.size() == 1) {
     embeddings = embed_(inputs.front());
   } else {
     absl::StatusOr<torch::Tensor> merged = core::CallTorch(

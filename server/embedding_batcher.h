@@ -44,10 +44,6 @@ struct EmbeddingBatcherOptions {
   // Batches handed to the pool at once; further submissions keep queueing
   // (and so form bigger batches) until one finishes.
   int max_inflight_batches = 2;
-  // LibTorch intra-op threads of each forward pass, set on the pool thread
-  // that runs it (LibTorch's OpenMP setting is per thread: a thread the
-  // pool created otherwise uses one per core); 0 leaves it alone.
-  int intra_op_threads = 0;
   // Called with the images of every forward pass; may be empty.
   std::function<void(int64_t)> on_batch;
 };
@@ -63,8 +59,7 @@ class EmbeddingBatcher {
       std::function<absl::StatusOr<torch::Tensor>(const torch::Tensor&)>;
 
   // Starts the dispatcher. Returns INVALID_ARGUMENT for a max_batch_size or
-  // max_inflight_batches below 1, a negative delay, queue capacity or
-  // intra_op_threads.
+  // max_inflight_batches below 1, a negative delay or queue capacity.
   static absl::StatusOr<std::unique_ptr<EmbeddingBatcher>> Create(
       EmbeddingBatcherOptions options, EmbedFunction embed, ThreadPool* pool);
 

@@ -16,6 +16,7 @@
 #include "core/bundle/model_bundle.h"
 #include "core/util/logging.h"
 #include "core/util/status_macros.h"
+#include "core/util/torch_threads.h"
 #include "server/disk_adaptation_store.h"
 #ifdef FEWSHOT_HAVE_REDIS
 #include "server/redis_adaptation_store.h"
@@ -23,6 +24,16 @@
 
 namespace fewshot::server {
 namespace {
+
+// Gives the calling pool worker `threads` LibTorch intra-op threads, each
+// worker being a thread of its own for LibTorch's setting; 0 leaves its
+// default. A failure is logged: the worker still runs, only at another
+// thread count.
+void SetWorkerTorchThreads(int threads) {
+  if (threads == 0) return;
+  const absl::Status status = core::SetIntraOpThreadsOfThisThread(threads);
+  if (!status.ok()) FEWSHOT_LOG(WARNING) << "pool worker: " << status;
+}
 
 // INVALID_ARGUMENT unless `value` >= `minimum`.
 absl::Status CheckAtLeast(const char* field, int64_t value, int64_t minimum) {
@@ -157,11 +168,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   FEWSHOT_ASSIGN_OR_RETURN(server->store_, MakeStore(options, metrics));
   FEWSHOT_ASSIGN_OR_RETURN(
       server->pool_,
-      ThreadPool::Create({.workers = options.workers,
-                          .queue_capacity = options.queue_capacity,
-                          .on_queue_depth = [metrics](int64_t depth) {
-                            metrics->SetQueueDepth(depth);
-                          }}));
+      ThreadPool::Create(
+          {.workers = options.workers,
+           .queue_capacity = options.queue_capacity,
+           .on_queue_depth =
+               [metrics](int64_t depth) { metrics->SetQueueDepth(depth); },
+           .on_worker_start =
+               [threads = options.torch_threads] {
+                 SetWorkerTorchThreads(threads);
+               }}));
   FEWSHOT_ASSIGN_OR_RETURN(
       server->service_,
       FewShotService::Create(
@@ -169,8 +184,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
           {.max_batch_size = options.max_batch_size,
            .max_batch_delay = options.max_batch_delay,
            .queue_capacity = std::max(1, options.queue_capacity),
-           .max_inflight_batches = options.workers,
-           .intra_op_threads = options.torch_threads},
+           .max_inflight_batches = options.workers},
           server->store_.get(), server->pool_.get(), metrics));
 
   // Serve /metrics, unless disabled.

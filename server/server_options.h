@@ -40,8 +40,9 @@ struct ServerOptions {
   int grpc_max_threads = 0;
   // Threads running forward passes and method work.
   int workers = 2;
-  // LibTorch intra-op threads of each forward pass; main.cc's
-  // --torch_threads. 0 leaves the pool threads' LibTorch setting alone.
+  // LibTorch intra-op threads of each pool worker, set by the worker when
+  // it starts; main.cc's --torch_threads. 0 leaves the workers' LibTorch
+  // default (one per core).
   int torch_threads = 1;
   // Requests waiting for a worker, and requests waiting for the encoder
   // batcher; more are rejected at once.

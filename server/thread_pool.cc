@@ -69,6 +69,7 @@ int64_t ThreadPool::queue_depth() const {
 }
 
 void ThreadPool::WorkerLoop() {
+  if (options_.on_worker_start) options_.on_worker_start();
   while (true) {
     absl::AnyInvocable<void() &&> task;
     int64_t depth = 0;

@@ -32,6 +32,9 @@ struct ThreadPoolOptions {
   // Called with the number of waiting tasks whenever it changes, outside
   // the pool's lock; may be empty.
   std::function<void(int64_t)> on_queue_depth;
+  // Runs first on each worker thread, before its first task (e.g. to set
+  // per-thread library state); may be empty.
+  std::function<void()> on_worker_start;
 };
 
 // Thread-safe. Tasks run in submission order. The destructor calls

@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <set>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -116,6 +118,34 @@ TEST(ThreadPoolTest, ReportsQueueDepth) {
   ASSERT_FALSE(depths.empty());
   EXPECT_THAT(depths, ::testing::Contains(2));
   EXPECT_EQ(depths.back(), 0);
+}
+
+TEST(ThreadPoolTest, RunsWorkerStartOnEachWorkerBeforeItsTasks) {
+  absl::Mutex mutex;
+  std::set<std::thread::id> started;
+  bool task_saw_unstarted_worker = false;
+  ThreadPoolOptions options = PoolOptions(2, 8);
+  options.on_worker_start = [&] {
+    absl::MutexLock lock(&mutex);
+    EXPECT_TRUE(started.insert(std::this_thread::get_id()).second);
+  };
+  auto pool = ThreadPool::Create(options);
+  ASSERT_TRUE(pool.ok());
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE((*pool)
+                    ->TrySubmit([&] {
+                      absl::MutexLock lock(&mutex);
+                      if (started.count(std::this_thread::get_id()) == 0) {
+                        task_saw_unstarted_worker = true;
+                      }
+                    })
+                    .ok());
+  }
+  (*pool)->Shutdown();
+
+  absl::MutexLock lock(&mutex);
+  EXPECT_EQ(started.size(), 2u);
+  EXPECT_FALSE(task_saw_unstarted_worker);
 }
 
 }  // namespace
