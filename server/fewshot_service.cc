@@ -156,7 +156,7 @@ FewShotService::FewShotService(
 grpc::Status FewShotService::GetModelInfo(
     grpc::ServerContext* context, const v1::GetModelInfoRequest* request,
     v1::GetModelInfoResponse* response) {
-  const absl::Time start = absl::Now();
+  const absl::Time start = Begin();
   *response = model_info_;
   return Finish(Rpc::kGetModelInfo, start, absl::OkStatus());
 }
@@ -164,21 +164,21 @@ grpc::Status FewShotService::GetModelInfo(
 grpc::Status FewShotService::Adapt(grpc::ServerContext* context,
                                    const v1::AdaptRequest* request,
                                    v1::AdaptResponse* response) {
-  const absl::Time start = absl::Now();
+  const absl::Time start = Begin();
   return Finish(Rpc::kAdapt, start, DoAdapt(*context, *request, response));
 }
 
 grpc::Status FewShotService::Predict(grpc::ServerContext* context,
                                      const v1::PredictRequest* request,
                                      v1::PredictResponse* response) {
-  const absl::Time start = absl::Now();
+  const absl::Time start = Begin();
   return Finish(Rpc::kPredict, start, DoPredict(*context, *request, response));
 }
 
 grpc::Status FewShotService::Classify(grpc::ServerContext* context,
                                       const v1::ClassifyRequest* request,
                                       v1::ClassifyResponse* response) {
-  const absl::Time start = absl::Now();
+  const absl::Time start = Begin();
   return Finish(Rpc::kClassify, start,
                 DoClassify(*context, *request, response));
 }
@@ -186,14 +186,14 @@ grpc::Status FewShotService::Classify(grpc::ServerContext* context,
 grpc::Status FewShotService::DeleteAdaptation(
     grpc::ServerContext* context, const v1::DeleteAdaptationRequest* request,
     v1::DeleteAdaptationResponse* response) {
-  const absl::Time start = absl::Now();
+  const absl::Time start = Begin();
   return Finish(Rpc::kDeleteAdaptation, start, DoDeleteAdaptation(*request));
 }
 
 grpc::Status FewShotService::AddExamples(grpc::ServerContext* context,
                                          const v1::AddExamplesRequest* request,
                                          v1::AddExamplesResponse* response) {
-  const absl::Time start = absl::Now();
+  const absl::Time start = Begin();
   return Finish(Rpc::kAddExamples, start,
                 DoAddExamples(*context, *request, response));
 }
@@ -201,7 +201,7 @@ grpc::Status FewShotService::AddExamples(grpc::ServerContext* context,
 grpc::Status FewShotService::Feedback(grpc::ServerContext* context,
                                       const v1::FeedbackRequest* request,
                                       v1::FeedbackResponse* response) {
-  const absl::Time start = absl::Now();
+  const absl::Time start = Begin();
   return Finish(Rpc::kFeedback, start,
                 DoFeedback(*context, *request, response));
 }
@@ -209,7 +209,7 @@ grpc::Status FewShotService::Feedback(grpc::ServerContext* context,
 grpc::Status FewShotService::RemoveExamples(
     grpc::ServerContext* context, const v1::RemoveExamplesRequest* request,
     v1::RemoveExamplesResponse* response) {
-  const absl::Time start = absl::Now();
+  const absl::Time start = Begin();
   return Finish(Rpc::kRemoveExamples, start,
                 DoRemoveExamples(*request, response));
 }
@@ -217,14 +217,14 @@ grpc::Status FewShotService::RemoveExamples(
 grpc::Status FewShotService::RemoveClass(grpc::ServerContext* context,
                                          const v1::RemoveClassRequest* request,
                                          v1::RemoveClassResponse* response) {
-  const absl::Time start = absl::Now();
+  const absl::Time start = Begin();
   return Finish(Rpc::kRemoveClass, start, DoRemoveClass(*request, response));
 }
 
 grpc::Status FewShotService::GetAdaptation(
     grpc::ServerContext* context, const v1::GetAdaptationRequest* request,
     v1::GetAdaptationResponse* response) {
-  const absl::Time start = absl::Now();
+  const absl::Time start = Begin();
   return Finish(Rpc::kGetAdaptation, start,
                 DoGetAdaptation(*request, response));
 }
@@ -233,7 +233,7 @@ grpc::Status FewShotService::StreamPredict(
     grpc::ServerContext* context,
     grpc::ServerReaderWriter<v1::StreamPredictResponse,
                              v1::StreamPredictRequest>* stream) {
-  const absl::Time start = absl::Now();
+  const absl::Time start = Begin();
   return Finish(Rpc::kStreamPredict, start, DoStreamPredict(*context, stream));
 }
 
@@ -631,8 +631,14 @@ const core::AdaptationMethod& FewShotService::MethodNamed(
   return *methods_.at(name.empty() ? default_method_ : name);
 }
 
+absl::Time FewShotService::Begin() {
+  metrics_->RecordCallStarted();
+  return absl::Now();
+}
+
 grpc::Status FewShotService::Finish(Rpc rpc, absl::Time start,
                                     const absl::Status& status) {
+  metrics_->RecordCallFinished();
   metrics_->RecordRequest(rpc, status.code(), absl::Now() - start);
   if (status.code() == absl::StatusCode::kInternal) {
     FEWSHOT_LOG(ERROR) << RpcName(rpc) << " failed: " << status;

@@ -175,6 +175,10 @@ class FewShotService final : public v1::FewShot::Service {
   // REQUIRES: `name` passed RequestValidator.
   const core::AdaptationMethod& MethodNamed(const std::string& name) const;
 
+  // Counts a call as in flight and returns its start time; every handler
+  // calls it first, and Finish last.
+  absl::Time Begin();
+
   // Records the call's metrics and converts its status for gRPC.
   grpc::Status Finish(Rpc rpc, absl::Time start, const absl::Status& status);
 

@@ -115,7 +115,9 @@ ServerMetrics::ServerMetrics(const std::string& model_name,
                                "Approximate bytes of adaptations the store "
                                "holds in memory.")),
       queue_depth_(SingleGauge(*registry_, "fewshot_queue_depth",
-                               "Requests waiting for a worker thread.")) {
+                               "Requests waiting for a worker thread.")),
+      calls_in_flight_(SingleGauge(*registry_, "fewshot_calls_in_flight",
+                                   "gRPC calls inside their handler.")) {
   // One latency histogram per RPC, created up front so that every series
   // is present from the first scrape.
   auto& durations = prometheus::BuildHistogram()
@@ -194,6 +196,10 @@ void ServerMetrics::SetStoreBytes(int64_t bytes) {
 void ServerMetrics::SetQueueDepth(int64_t depth) {
   queue_depth_.Set(static_cast<double>(depth));
 }
+
+void ServerMetrics::RecordCallStarted() { calls_in_flight_.Increment(); }
+
+void ServerMetrics::RecordCallFinished() { calls_in_flight_.Decrement(); }
 
 void ServerMetrics::RecordEncoderBatch(int64_t images) {
   batch_size_->Observe(static_cast<double>(images));

@@ -74,6 +74,9 @@ class ServerMetrics {
   // Approximate bytes the store holds in memory.
   void SetStoreBytes(int64_t bytes);
   void SetQueueDepth(int64_t depth);
+  // A call entered or left a gRPC handler.
+  void RecordCallStarted();
+  void RecordCallFinished();
   // Observes the images of one encoder forward pass.
   void RecordEncoderBatch(int64_t images);
 
@@ -94,6 +97,7 @@ class ServerMetrics {
   prometheus::Gauge& cached_adaptations_;
   prometheus::Gauge& store_bytes_;
   prometheus::Gauge& queue_depth_;
+  prometheus::Gauge& calls_in_flight_;
   prometheus::Histogram* batch_size_ = nullptr;
 };
 
