@@ -9,7 +9,11 @@
 #   3. Predict throughput and p99 at concurrency 1, 8, 32, 128;
 #   4. the ratios server/raw, and a 2x overload run (fixed rate, twice the
 #      measured Predict capacity) that must answer the excess with
-#      RESOURCE_EXHAUSTED while the accepted calls' p99 stays bounded.
+#      RESOURCE_EXHAUSTED while the accepted calls' p99 stays bounded;
+#   5. where the CPU goes at Predict concurrency 32: the client's and the
+#      server's CPU time per call (user + system), and the call rates the
+#      machine's cores could sustain at those costs, with and without the
+#      client on the same cores.
 # Starts its own fewshot-server on a free loopback port and stops it. Prints
 # a table with PASS/MISS per target and writes $OUT_DIR/$NAME.json and
 # $OUT_DIR/$NAME.md with the machine description and the exact command.
@@ -130,6 +134,41 @@ for input in $INPUTS; do
   done
 done
 
+# 5. CPU per call at concurrency 32 (first input kind and query count): the
+# server's from /proc (clock ticks), the client's from bash's `time`.
+server_cpu_seconds() {
+  local ticks
+  ticks="$(sed 's/^.*) //' "/proc/$server_pid/stat" |
+    awk '{ print $12 + $13 }')"
+  python3 -c "import sys; print(int(sys.argv[1]) / int(sys.argv[2]))" \
+    "$ticks" "$(getconf CLK_TCK)"
+}
+echo "== CPU per call: Predict, ${INPUTS%% *}, concurrency 32" >&2
+server_cpu_before="$(server_cpu_seconds)"
+(
+  TIMEFORMAT='%U %S'
+  time bench --input="${INPUTS%% *}" --rpc=predict --concurrency=32 \
+    --queries="${QUERIES%% *}" --duration_s="$SECONDS_PER_LEVEL" --warmup=0 \
+    >"$work_dir/cpu-run.json"
+) 2>"$work_dir/cpu-client.txt"
+server_cpu_after="$(server_cpu_seconds)"
+python3 - "$work_dir" "$server_cpu_before" "$server_cpu_after" <<'PY'
+import json
+import os
+import sys
+
+work_dir, before, after = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
+with open(os.path.join(work_dir, "cpu-client.txt")) as f:
+    user, system = map(float, f.read().split()[-2:])
+with open(os.path.join(work_dir, "cpu-run.json")) as f:
+    run = json.load(f)["results"][0]
+with open(os.path.join(work_dir, "cpu.json"), "w") as f:
+    json.dump({"calls": run["ok"], "throughput": run["throughput"],
+               "elapsed_s": run["elapsed_s"],
+               "client_cpu_s": user + system,
+               "server_cpu_s": after - before}, f)
+PY
+
 # 4. Overload at twice the best Predict rate of the first input kind.
 headline="${INPUTS%% *}-${QUERIES%% *}"
 capacity="$(python3 -c 'import json, sys
@@ -227,6 +266,7 @@ predict = {f"{i}-{q}": load(f"predict-{i}-{q}.json")["results"]
            for i, q in sweeps}
 headline_sweep = predict[f"{headline}-{query_counts[0]}"]
 overload = load("overload.json")["results"][0]
+cpu = load("cpu.json")
 match = re.search(r"(\d+) workers; (\d+) torch threads",
                   machine["server"])
 workers, torch_threads = (int(match.group(1)), int(match.group(2))) \
@@ -286,6 +326,18 @@ targets.append({
     "pass": exhausted > 0 and other_errors == 0 and offered_ok
             and sent_p99 <= bound_ms})
 
+# Where the CPU goes at concurrency 32, and the call rates the cores could
+# sustain at those costs.
+cores = int(machine["cores"])
+client_us = 1e6 * cpu["client_cpu_s"] / max(cpu["calls"], 1)
+server_us = 1e6 * cpu["server_cpu_s"] / max(cpu["calls"], 1)
+raw_us = 1e6 / raw_best["images_per_s"] * raw_best["threads"]
+cpu.update({"client_us_per_call": client_us,
+            "server_us_per_call": server_us,
+            "raw_best_cpu_us_per_image": raw_us,
+            "ceiling_shared_cores": cores * 1e6 / (client_us + server_us),
+            "ceiling_server_alone": cores * 1e6 / server_us})
+
 # The tables, as Markdown (printed and written).
 lines = [f"# Serving benchmark: {os.path.basename(out_stem)}", ""]
 lines += ["| Target | Measured | Result |", "|---|---|---|"]
@@ -295,6 +347,16 @@ lines += ["", f"Targets use examples sent as `{headline}` and Predict calls "
           f"of {query_counts[0]} quer"
           f"{'y' if query_counts[0] == '1' else 'ies'} (the first rows "
           "below). Server and client share the machine's cores.", "",
+          "## CPU per call (Predict, concurrency 32)", "",
+          f"{cpu['calls']} calls in {cpu['elapsed_s']:.1f} s "
+          f"({cpu['throughput']:.0f}/s): client {client_us:.0f} us and "
+          f"server {server_us:.0f} us of CPU per call (user + system); "
+          f"the raw best batch costs {raw_us:.0f} us of CPU per image. "
+          f"At these costs the {cores} cores sustain at most "
+          f"{cpu['ceiling_shared_cores']:.0f} calls/s with the client on "
+          f"them and {cpu['ceiling_server_alone']:.0f} calls/s for the "
+          "server alone; the target is "
+          f"{0.8 * raw_best['images_per_s']:.0f}.", "",
           "## Raw forward (in process, ms per batch)", "",
           "Median of each point before and after the server runs; the "
           "faster one is the limit.", "",
@@ -335,7 +397,7 @@ with open(out_stem + ".json", "w") as f:
     json.dump({"machine": machine, "server": {"workers": workers,
                "torch_threads": torch_threads}, "targets": targets,
                "raw": raw, "adapt": adapt, "predict": predict,
-               "overload": overload}, f, indent=2)
+               "overload": overload, "cpu_per_call": cpu}, f, indent=2)
     f.write("\n")
 PY
 echo "bench-serving: wrote $OUT_DIR/$NAME.md and $OUT_DIR/$NAME.json" >&2

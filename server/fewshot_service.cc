@@ -61,7 +61,7 @@ absl::Status ScoreQueries(const core::AdaptationMethod& method,
   FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor scores,
                            method.Score(state, embeddings));
   FEWSHOT_ASSIGN_OR_RETURN(*predictions, core::CallTorch("predicting", [&] {
-    return core::ToClassPredictions(scores, method.temperature());
+    return core::ToClassPredictions(scores, method.temperatures().For(state));
   }));
   return absl::OkStatus();
 }

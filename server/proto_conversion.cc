@@ -245,6 +245,12 @@ v1::GetModelInfoResponse ToModelInfo(const core::BundleMetadata& metadata,
       for (const auto& [key, value] : spec->hyperparameters) {
         (*method_info->mutable_hyperparameters())[key] = value;
       }
+      for (const core::ShotTemperature& point : spec->temperatures_by_shots) {
+        v1::ShotTemperature* proto_point =
+            method_info->add_temperatures_by_shots();
+        proto_point->set_shots(point.shots);
+        proto_point->set_temperature(point.temperature);
+      }
     }
     for (const v1::MeasuredAccuracy& accuracy : info.measured_accuracy()) {
       if (accuracy.method() == name) {

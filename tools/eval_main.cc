@@ -3,8 +3,8 @@
 // per-episode latency, for one or more methods; optionally within one
 // alphabet, with calibration (temperature fitted on validation classes)
 // and open-set rejection; in process or through a running server's gRPC
-// API. Writes JSON and Markdown reports and can record the accuracy in the
-// bundle.
+// API. Writes JSON and Markdown reports and can record the accuracy, and
+// temperatures calibrated per shot count, in the bundle.
 //
 //   fewshot-eval --shapes=5x1,5x5 --report_md=eval.md
 //   fewshot-eval --server=127.0.0.1:50051 --shapes=5x5 --episodes=100
@@ -23,6 +23,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -31,6 +32,7 @@
 #include "client/fewshot_client.h"
 #include "client/latency_stats.h"
 #include "core/adapt/method_registry.h"
+#include "core/adapt/temperature_schedule.h"
 #include "core/bundle/model_bundle.h"
 #include "core/data/episodic_sampler.h"
 #include "core/data/omniglot_protocol.h"
@@ -66,7 +68,13 @@ ABSL_FLAG(bool, calibrate, false,
           "(needs --validation_classes > 0) and report the expected "
           "calibration error before and after");
 ABSL_FLAG(int, calibration_episodes, 200,
-          "Validation episodes per method and shape for --calibrate");
+          "Validation episodes per method and shape for --calibrate and "
+          "--save_temperatures");
+ABSL_FLAG(bool, save_temperatures, false,
+          "Before evaluating, fit one temperature per method and shot count "
+          "of --shapes on validation episodes (needs --validation_classes > "
+          "0) and store them in the bundle, which then serves them (in "
+          "process only)");
 ABSL_FLAG(std::string, open_set_shape, "",
           "WAYSxSHOTS shape of an open-set measurement (empty: none)");
 ABSL_FLAG(int, unknown_ways, 5,
@@ -183,6 +191,8 @@ struct Setup {
   // Method names as sent to the runner, and as reported.
   std::vector<std::string> methods;
   std::vector<std::string> method_names;
+  // The temperatures each method serves, in the order of `methods`.
+  std::vector<core::TemperatureSchedule> temperatures;
   core::Preprocessing preprocessing;
 };
 
@@ -207,6 +217,7 @@ absl::StatusOr<Setup> SetUpInProcess(const std::vector<std::string>& wanted) {
                              core::CreateMethodFromBundle(chosen, bundle));
     setup.methods.push_back(method->name());
     setup.method_names.push_back(method->name());
+    setup.temperatures.push_back(method->temperatures());
     (*methods)[method->name()] = std::move(method);
   }
   auto encoder = std::make_shared<core::Encoder>(bundle.encoder,
@@ -219,6 +230,21 @@ absl::StatusOr<Setup> SetUpInProcess(const std::vector<std::string>& wanted) {
                                   options, progress);
   };
   return setup;
+}
+
+// The temperatures the server reports for method `name` (1 if it does not
+// list the method).
+core::TemperatureSchedule TemperaturesOfServer(
+    const v1::GetModelInfoResponse& info, const std::string& name) {
+  for (const v1::MethodInfo& method : info.method_info()) {
+    if (method.name() != name) continue;
+    std::vector<core::ShotTemperature> by_shots;
+    for (const v1::ShotTemperature& point : method.temperatures_by_shots()) {
+      by_shots.push_back({point.shots(), point.temperature()});
+    }
+    return core::TemperatureSchedule(std::move(by_shots), method.temperature());
+  }
+  return core::TemperatureSchedule();
 }
 
 // Through gRPC: the server's model, input recipe and methods.
@@ -236,6 +262,8 @@ absl::StatusOr<Setup> SetUpOverGrpc(const std::vector<std::string>& wanted) {
   for (const std::string& name : wanted) {
     setup.methods.push_back(name);
     setup.method_names.push_back(name.empty() ? info.default_method() : name);
+    setup.temperatures.push_back(
+        TemperaturesOfServer(info, setup.method_names.back()));
   }
   setup.run = [client, preprocessing = setup.preprocessing](
                   const std::string& method, const core::ImageDataset& dataset,
@@ -247,18 +275,19 @@ absl::StatusOr<Setup> SetUpOverGrpc(const std::vector<std::string>& wanted) {
   return setup;
 }
 
-// Fits a temperature on validation episodes like `options` and measures
-// the test scores' calibration error before and after.
+// Fits a temperature on validation episodes like `options` for method `m`
+// and measures the test scores' calibration error before, after, and at
+// the temperature the method serves.
 absl::StatusOr<CalibrationFigures> Calibrate(
-    const Setup& setup, const std::string& method,
-    const core::ImageDataset& validation, core::EvaluationOptions options,
-    const core::EvaluationResult& test, const std::string& what) {
+    const Setup& setup, size_t m, const core::ImageDataset& validation,
+    core::EvaluationOptions options, const core::EvaluationResult& test,
+    const std::string& what) {
   options.episodes = absl::GetFlag(FLAGS_calibration_episodes);
   if (options.sampler.within_group) {
     options.sampler = WithinAlphabet(validation);
   }
   absl::StatusOr<core::EvaluationResult> fitted = RunWithProgress(
-      setup.run, method, validation, options, what + " validation");
+      setup.run, setup.methods[m], validation, options, what + " validation");
   if (!fitted.ok()) {
     return absl::Status(fitted.status().code(),
                         absl::StrCat("calibration on the validation classes: ",
@@ -276,6 +305,11 @@ absl::StatusOr<CalibrationFigures> Calibrate(
       figures.ece_after,
       core::ExpectedCalibrationError(test.scores, test.labels,
                                      {.temperature = figures.temperature}));
+  figures.served_temperature = setup.temperatures[m].At(options.shape.shots);
+  FEWSHOT_ASSIGN_OR_RETURN(figures.ece_served,
+                           core::ExpectedCalibrationError(
+                               test.scores, test.labels,
+                               {.temperature = figures.served_temperature}));
   return figures;
 }
 
@@ -355,14 +389,16 @@ absl::StatusOr<ShapeFigures> MeasureShape(
   if (validation != nullptr) {
     FEWSHOT_ASSIGN_OR_RETURN(
         figures.calibration,
-        Calibrate(setup, setup.methods[m], *validation, options, result, what));
+        Calibrate(setup, m, *validation, options, result, what));
     std::cout << absl::StrFormat(
         "%s: T = %.3f (fitted on %d validation episodes), ECE %.2f%% -> "
-        "%.2f%%\n",
+        "%.2f%%; served T = %.3f, ECE %.2f%%\n",
         what, figures.calibration->temperature,
         figures.calibration->validation_episodes,
         100 * figures.calibration->ece_before,
-        100 * figures.calibration->ece_after);
+        100 * figures.calibration->ece_after,
+        figures.calibration->served_temperature,
+        100 * figures.calibration->ece_served);
   }
   return figures;
 }
@@ -403,6 +439,56 @@ absl::StatusOr<OpenSetFigures> MeasureOpenSetShape(
       100 * figures.curve.equal_error_rate,
       figures.curve.equal_error_threshold);
   return figures;
+}
+
+// Fits, for each method of `setup` and each shot count of `shapes`, one
+// temperature on validation episodes of every shape with that many shots
+// (pooled), and stores them in the bundle at --model_dir.
+absl::Status SaveTemperatures(const Setup& setup,
+                              const std::vector<core::EpisodeShape>& shapes,
+                              const core::ImageDataset& validation) {
+  const std::string model_dir = absl::GetFlag(FLAGS_model_dir);
+  FEWSHOT_ASSIGN_OR_RETURN(core::BundleMetadata metadata,
+                           core::ReadBundleMetadata(model_dir));
+  for (size_t m = 0; m < setup.methods.size(); ++m) {
+    // Validation scores of every shape, grouped by shots.
+    std::map<int, std::vector<core::LabelledScores>> by_shots;
+    for (const core::EpisodeShape& shape : shapes) {
+      core::EvaluationOptions options;
+      options.shape = shape;
+      options.episodes = absl::GetFlag(FLAGS_calibration_episodes);
+      options.seed = setup.report.seed;
+      options.keep_scores = true;
+      const std::string what =
+          absl::StrFormat("%s %d-way %d-shot validation", setup.method_names[m],
+                          shape.ways, shape.shots);
+      FEWSHOT_ASSIGN_OR_RETURN(core::EvaluationResult result,
+                               RunWithProgress(setup.run, setup.methods[m],
+                                               validation, options, what));
+      by_shots[shape.shots].push_back({result.scores, result.labels});
+    }
+
+    // One temperature per shot count.
+    core::MethodSpec* spec = nullptr;
+    for (core::MethodSpec& candidate : metadata.methods) {
+      if (candidate.name == setup.method_names[m]) spec = &candidate;
+    }
+    if (spec == nullptr) {
+      return absl::NotFoundError(absl::StrCat(
+          model_dir, " does not list method '", setup.method_names[m], "'"));
+    }
+    spec->temperatures_by_shots.clear();
+    for (const auto& [shots, groups] : by_shots) {
+      FEWSHOT_ASSIGN_OR_RETURN(double temperature,
+                               core::FitTemperature(groups));
+      spec->temperatures_by_shots.push_back({shots, temperature});
+      std::cout << absl::StrFormat("%s: %d-shot temperature %.3f\n",
+                                   setup.method_names[m], shots, temperature);
+    }
+  }
+  FEWSHOT_RETURN_IF_ERROR(core::WriteBundleMetadata(metadata, model_dir));
+  std::cout << "temperatures stored in " << model_dir << "/bundle.json\n";
+  return absl::OkStatus();
 }
 
 // Records the accuracies in the bundle (within-alphabet ones under their
@@ -466,17 +552,23 @@ absl::Status Evaluate(int argc, char** argv) {
   FEWSHOT_ASSIGN_OR_RETURN(core::ProtocolOptions protocol,
                            ProtocolOptionsFromFlags());
   const bool calibrate = absl::GetFlag(FLAGS_calibrate);
-  if (calibrate && protocol.validation_classes < 1) {
+  const bool save_temperatures = absl::GetFlag(FLAGS_save_temperatures);
+  if ((calibrate || save_temperatures) && protocol.validation_classes < 1) {
     return absl::InvalidArgumentError(
-        "--calibrate fits the temperature on validation classes: set "
-        "--validation_classes above 0 (with the --protocol and --split_seed "
-        "the model was trained with)");
+        "--calibrate and --save_temperatures fit temperatures on validation "
+        "classes: set --validation_classes above 0 (with the --protocol and "
+        "--split_seed the model was trained with)");
+  }
+  if (save_temperatures && shapes.empty()) {
+    return absl::InvalidArgumentError(
+        "--save_temperatures fits one temperature per shot count of "
+        "--shapes: set --shapes");
   }
   const bool remote = !absl::GetFlag(FLAGS_server).empty();
-  if (remote && absl::GetFlag(FLAGS_record)) {
+  if (remote && (absl::GetFlag(FLAGS_record) || save_temperatures)) {
     return absl::InvalidArgumentError(
-        "--record writes into --model_dir and needs an in-process run; "
-        "drop --server or --record");
+        "--record and --save_temperatures write into --model_dir and need "
+        "an in-process run; drop --server or them");
   }
   std::vector<std::string> wanted =
       absl::StrSplit(absl::GetFlag(FLAGS_methods), ',', absl::SkipEmpty());
@@ -500,7 +592,7 @@ absl::Status Evaluate(int argc, char** argv) {
       core::ImageDataset test_set,
       core::LoadOmniglotRole(core::DataRole::kTest, protocol, data));
   std::optional<core::ImageDataset> validation_set;
-  if (calibrate) {
+  if (calibrate || save_temperatures) {
     report.validation_split =
         core::ProtocolSplitName(protocol, core::DataRole::kValidation);
     FEWSHOT_ASSIGN_OR_RETURN(
@@ -526,14 +618,24 @@ absl::Status Evaluate(int argc, char** argv) {
   if (validation_set.has_value()) {
     FEWSHOT_RETURN_IF_ERROR(CheckShapes(
         jobs, {}, *validation_set, setup.preprocessing, "validation",
-        "; raise --validation_classes or drop --calibrate"));
+        "; raise --validation_classes or drop --calibrate and "
+        "--save_temperatures"));
+  }
+
+  // Store calibrated temperatures first, so that every figure below is
+  // measured with the temperatures the bundle now serves.
+  if (save_temperatures) {
+    FEWSHOT_RETURN_IF_ERROR(SaveTemperatures(setup, shapes, *validation_set));
+    FEWSHOT_ASSIGN_OR_RETURN(Setup reloaded, SetUpInProcess(wanted));
+    setup.run = std::move(reloaded.run);
+    setup.temperatures = std::move(reloaded.temperatures);
   }
   for (size_t m = 0; m < setup.methods.size(); ++m) {
     for (const Job& job : jobs) {
       FEWSHOT_ASSIGN_OR_RETURN(
           ShapeFigures figures,
           MeasureShape(setup, m, job, test_set,
-                       validation_set ? &*validation_set : nullptr));
+                       calibrate ? &*validation_set : nullptr));
       report.results.push_back(std::move(figures));
     }
     for (const core::EpisodeShape& shape : open_set_shapes) {

@@ -73,7 +73,9 @@ std::string ReportToJson(const EvaluationReport& report) {
           {"temperature", calibration.temperature},
           {"validation_episodes", calibration.validation_episodes},
           {"ece_before", calibration.ece_before},
-          {"ece_after", calibration.ece_after}};
+          {"ece_after", calibration.ece_after},
+          {"served_temperature", calibration.served_temperature},
+          {"ece_served", calibration.ece_served}};
     }
     results.push_back(std::move(entry));
   }
@@ -160,18 +162,23 @@ std::string ReportToMarkdown(const EvaluationReport& report) {
     if (calibration.empty()) {
       calibration =
           "\n## Calibration\n\nExpected calibration error (15 bins of top-1 "
-          "confidence) on the test episodes, before and after dividing the "
-          "scores by a temperature T fitted on validation episodes.\n\n"
+          "confidence) on the test episodes: before calibration (T = 1), "
+          "after dividing the scores by a temperature T fitted on this "
+          "shape's validation episodes, and at the temperature the model "
+          "serves for this many shots (stored in its bundle by "
+          "`fewshot-eval --save_temperatures`).\n\n"
           "| Method | Shape | T | Validation episodes | ECE before | "
-          "ECE after |\n|---|---|---|---|---|---|\n";
+          "ECE after | Served T | ECE served |\n"
+          "|---|---|---|---|---|---|---|---|\n";
     }
-    absl::StrAppendFormat(&calibration, "| %s | %s%s | %.3f | %d | %s | %s |\n",
-                          figures.method, Shape(figures.ways, figures.shots),
-                          figures.within_alphabet ? ", within alphabet" : "",
-                          figures.calibration->temperature,
-                          figures.calibration->validation_episodes,
-                          Percent(figures.calibration->ece_before),
-                          Percent(figures.calibration->ece_after));
+    const CalibrationFigures& figure = *figures.calibration;
+    absl::StrAppendFormat(
+        &calibration, "| %s | %s%s | %.3f | %d | %s | %s | %.3f | %s |\n",
+        figures.method, Shape(figures.ways, figures.shots),
+        figures.within_alphabet ? ", within alphabet" : "", figure.temperature,
+        figure.validation_episodes, Percent(figure.ece_before),
+        Percent(figure.ece_after), figure.served_temperature,
+        Percent(figure.ece_served));
   }
   absl::StrAppend(&page, calibration);
 

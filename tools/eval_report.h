@@ -30,6 +30,10 @@ struct CalibrationFigures {
   // On the test episodes, at temperature 1 and at `temperature`.
   double ece_before = 0.0;
   double ece_after = 0.0;
+  // The temperature the model serves for this shape (from the temperatures
+  // stored in its bundle) and the test episodes' ECE at it.
+  double served_temperature = 1.0;
+  double ece_served = 0.0;
 };
 
 // One method on one episode shape.

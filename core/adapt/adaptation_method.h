@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "core/adapt/adaptation_state.h"
+#include "core/adapt/temperature_schedule.h"
 
 namespace fewshot::core {
 
@@ -46,13 +47,14 @@ class AdaptationMethod {
   virtual absl::Status DropClass(AdaptationState* state,
                                  int64_t removed) const = 0;
 
-  // Scores are divided by it before the softmax that turns them into
-  // probabilities (a calibrated value from the bundle; 1 by default).
-  virtual double temperature() const = 0;
+  // Scores are divided by its temperature for a state before the softmax
+  // that turns them into probabilities (calibrated values from the bundle;
+  // 1 by default).
+  virtual const TemperatureSchedule& temperatures() const = 0;
 
   // Returns float [q, num_classes] scores for query embeddings [q, D];
-  // higher means more likely. Softmax of a row divided by temperature()
-  // gives probabilities.
+  // higher means more likely. Softmax of a row divided by
+  // temperatures().For(state) gives probabilities.
   virtual absl::StatusOr<torch::Tensor> Score(
       const AdaptationState& state, const torch::Tensor& queries) const = 0;
 };

@@ -103,8 +103,8 @@ absl::StatusOr<std::unique_ptr<AttentionMethod>> AttentionMethod::Create(
     const HeadParameters& parameters, const MethodSpec& spec) {
   FEWSHOT_ASSIGN_OR_RETURN(AttentionHead head,
                            AttentionHeadFromParameters(parameters));
-  return std::unique_ptr<AttentionMethod>(
-      new AttentionMethod(std::move(head), spec.temperature));
+  return std::unique_ptr<AttentionMethod>(new AttentionMethod(
+      std::move(head), TemperatureSchedule::FromSpec(spec)));
 }
 
 absl::Status AttentionMethod::Build(AdaptationState* state) const {

@@ -71,7 +71,9 @@ class AttentionMethod final : public AdaptationMethod {
       const HeadParameters& parameters, const MethodSpec& spec);
 
   const std::string& name() const override { return name_; }
-  double temperature() const override { return temperature_; }
+  const TemperatureSchedule& temperatures() const override {
+    return temperatures_;
+  }
   const AttentionHead& head() const { return head_; }
 
   absl::Status Build(AdaptationState* state) const override;
@@ -86,12 +88,12 @@ class AttentionMethod final : public AdaptationMethod {
       const torch::Tensor& queries) const override;
 
  private:
-  AttentionMethod(AttentionHead head, double temperature)
-      : head_(std::move(head)), temperature_(temperature) {}
+  AttentionMethod(AttentionHead head, TemperatureSchedule temperatures)
+      : head_(std::move(head)), temperatures_(std::move(temperatures)) {}
 
   const std::string name_ = kName;
   const AttentionHead head_;
-  const double temperature_;
+  const TemperatureSchedule temperatures_;
 };
 
 }  // namespace fewshot::core

@@ -158,8 +158,8 @@ absl::StatusOr<std::unique_ptr<MamlMethod>> MamlMethod::Create(
           "; it must be a whole number in [1, ", kMaxMamlSteps, "]"));
     }
   }
-  return std::unique_ptr<MamlMethod>(
-      new MamlMethod(std::move(head), steps, spec.temperature));
+  return std::unique_ptr<MamlMethod>(new MamlMethod(
+      std::move(head), steps, TemperatureSchedule::FromSpec(spec)));
 }
 
 absl::Status MamlMethod::Build(AdaptationState* state) const {

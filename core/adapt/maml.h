@@ -105,7 +105,9 @@ class MamlMethod final : public AdaptationMethod {
       const HeadParameters& parameters, const MethodSpec& spec);
 
   const std::string& name() const override { return name_; }
-  double temperature() const override { return temperature_; }
+  const TemperatureSchedule& temperatures() const override {
+    return temperatures_;
+  }
   int default_steps() const { return default_steps_; }
   // The shared meta-learned tensors (never written after Create).
   const MamlHead& head() const { return head_; }
@@ -122,15 +124,15 @@ class MamlMethod final : public AdaptationMethod {
       const torch::Tensor& queries) const override;
 
  private:
-  MamlMethod(MamlHead head, int default_steps, double temperature)
+  MamlMethod(MamlHead head, int default_steps, TemperatureSchedule temperatures)
       : head_(std::move(head)),
         default_steps_(default_steps),
-        temperature_(temperature) {}
+        temperatures_(std::move(temperatures)) {}
 
   const std::string name_ = kName;
   const MamlHead head_;
   const int default_steps_;
-  const double temperature_;
+  const TemperatureSchedule temperatures_;
 };
 
 }  // namespace fewshot::core

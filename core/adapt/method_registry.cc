@@ -39,7 +39,8 @@ absl::StatusOr<std::unique_ptr<AdaptationMethod>> CreateMethodFromBundle(
         "; this build knows: ", absl::StrJoin(known, ", ")));
   }
   if (wanted == PrototypicalMethod::kName) {
-    return std::make_unique<PrototypicalMethod>(spec->temperature);
+    return std::make_unique<PrototypicalMethod>(
+        TemperatureSchedule::FromSpec(*spec));
   }
   const auto head = bundle.heads.find(wanted);
   if (head == bundle.heads.end()) {

@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/adapt/adaptation_method.h"
@@ -34,12 +35,14 @@ class PrototypicalMethod final : public AdaptationMethod {
  public:
   static constexpr char kName[] = "protonet";
 
-  // REQUIRES: temperature > 0.
-  explicit PrototypicalMethod(double temperature = 1.0)
-      : temperature_(temperature) {}
+  explicit PrototypicalMethod(
+      TemperatureSchedule temperatures = TemperatureSchedule())
+      : temperatures_(std::move(temperatures)) {}
 
   const std::string& name() const override { return name_; }
-  double temperature() const override { return temperature_; }
+  const TemperatureSchedule& temperatures() const override {
+    return temperatures_;
+  }
   absl::Status Build(AdaptationState* state) const override;
   absl::Status Extend(AdaptationState* state,
                       int64_t first_new_row) const override;
@@ -53,7 +56,7 @@ class PrototypicalMethod final : public AdaptationMethod {
 
  private:
   const std::string name_ = kName;
-  const double temperature_;
+  const TemperatureSchedule temperatures_;
 };
 
 }  // namespace fewshot::core

@@ -48,6 +48,14 @@ Json MethodToJson(const MethodSpec& method) {
   if (!method.hyperparameters.empty()) {
     json["hyperparameters"] = method.hyperparameters;
   }
+  if (!method.temperatures_by_shots.empty()) {
+    Json by_shots = Json::array();
+    for (const ShotTemperature& point : method.temperatures_by_shots) {
+      by_shots.push_back(
+          {{"shots", point.shots}, {"temperature", point.temperature}});
+    }
+    json["temperatures_by_shots"] = by_shots;
+  }
   return json;
 }
 
@@ -63,6 +71,11 @@ MethodSpec MethodFromJson(const Json& json, int format_version) {
   method.hyperparameters =
       json.value("hyperparameters", std::map<std::string, double>());
   method.temperature = json.value("temperature", 1.0);
+  for (const Json& point : json.value("temperatures_by_shots", Json::array())) {
+    method.temperatures_by_shots.push_back(
+        {.shots = point.at("shots").get<int>(),
+         .temperature = point.at("temperature").get<double>()});
+  }
   return method;
 }
 
@@ -151,6 +164,29 @@ std::string JoinPath(const std::string& dir, const std::string& file) {
   return (std::filesystem::path(dir) / file).string();
 }
 
+// INVALID_ARGUMENT unless the per-shot temperatures of `method` are finite
+// and > 0 at strictly increasing shot counts >= 1.
+absl::Status ValidateTemperaturesByShots(const std::string& path,
+                                         const MethodSpec& method) {
+  int previous_shots = 0;
+  for (const ShotTemperature& point : method.temperatures_by_shots) {
+    if (point.shots <= previous_shots) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": method '", method.name,
+          "' lists temperatures_by_shots with shots ", point.shots, " after ",
+          previous_shots, "; shots must be >= 1 and strictly increasing"));
+    }
+    if (!(point.temperature > 0.0) || !std::isfinite(point.temperature)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": method '", method.name, "' has temperature ",
+                       point.temperature, " at ", point.shots,
+                       " shots; it must be finite and > 0"));
+    }
+    previous_shots = point.shots;
+  }
+  return absl::OkStatus();
+}
+
 // INVALID_ARGUMENT unless the methods have distinct non-empty names and
 // sane temperatures, and parameter files stay inside the bundle.
 absl::Status ValidateMethods(const std::string& path,
@@ -171,6 +207,7 @@ absl::Status ValidateMethods(const std::string& path,
           absl::StrCat(path, ": method '", method.name, "' has temperature ",
                        method.temperature, "; it must be finite and > 0"));
     }
+    FEWSHOT_RETURN_IF_ERROR(ValidateTemperaturesByShots(path, method));
     const std::filesystem::path file(method.parameters_file);
     if (file.is_absolute() ||
         std::find(file.begin(), file.end(), "..") != file.end()) {

@@ -42,6 +42,13 @@ struct AccuracyRecord {
   double ci95 = 0.0;      // Half-width of the 95% confidence interval.
 };
 
+// A temperature fitted on validation episodes with `shots` support
+// examples per class.
+struct ShotTemperature {
+  int shots = 0;
+  double temperature = 1.0;
+};
+
 // One adaptation method the bundle offers, and what it learned. All methods
 // of a bundle share its encoder; a method's own learned weights (its head)
 // live in `parameters_file`.
@@ -52,8 +59,12 @@ struct MethodSpec {
   std::string parameters_file;
   // The method's hyper-parameters by name, e.g. {"steps", 5}.
   std::map<std::string, double> hyperparameters;
-  // Scores are divided by it before the softmax that gives probabilities.
+  // Scores are divided by it before the softmax that gives probabilities,
+  // unless `temperatures_by_shots` is non-empty.
   double temperature = 1.0;
+  // Calibrated temperatures by support examples per class, in increasing
+  // order of `shots` (see TemperatureSchedule for how they apply).
+  std::vector<ShotTemperature> temperatures_by_shots;
 };
 
 // A method's learned tensors by name.

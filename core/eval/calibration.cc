@@ -3,6 +3,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <limits>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -143,6 +146,36 @@ absl::StatusOr<double> FitTemperature(const torch::Tensor& scores,
     }
   }
   return std::exp((low + high) / 2.0);
+}
+
+absl::StatusOr<double> FitTemperature(const std::vector<LabelledScores>& groups,
+                                      const TemperatureSearch& search) {
+  if (groups.empty()) {
+    return absl::InvalidArgumentError(
+        "fitting a temperature needs at least one group of scores");
+  }
+  int64_t widest = 0;
+  for (const LabelledScores& group : groups) {
+    FEWSHOT_RETURN_IF_ERROR(CheckScoresAndLabels(group.scores, group.labels));
+    widest = std::max(widest, group.scores.size(1));
+  }
+
+  // Pad every group to the widest with -inf scores: classes of probability
+  // zero at any temperature, which leave each query's NLL unchanged.
+  FEWSHOT_ASSIGN_OR_RETURN(
+      const auto pooled, CallTorch("pooling scores", [&] {
+        std::vector<torch::Tensor> scores;
+        std::vector<torch::Tensor> labels;
+        for (const LabelledScores& group : groups) {
+          const torch::Tensor wide = group.scores.to(torch::kFloat64);
+          scores.push_back(
+              torch::constant_pad_nd(wide, {0, widest - wide.size(1)},
+                                     -std::numeric_limits<double>::infinity()));
+          labels.push_back(group.labels);
+        }
+        return std::make_pair(torch::cat(scores), torch::cat(labels));
+      }));
+  return FitTemperature(pooled.first, pooled.second, search);
 }
 
 }  // namespace fewshot::core

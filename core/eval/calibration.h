@@ -14,6 +14,8 @@
 
 #include <torch/torch.h>
 
+#include <vector>
+
 #include "absl/status/statusor.h"
 
 namespace fewshot::core {
@@ -55,6 +57,19 @@ struct TemperatureSearch {
 // episodes, never on the test classes it will be judged on.
 absl::StatusOr<double> FitTemperature(const torch::Tensor& scores,
                                       const torch::Tensor& labels,
+                                      const TemperatureSearch& search = {});
+
+// Scores and true labels of queries with the same number of classes.
+struct LabelledScores {
+  torch::Tensor scores;  // float [n, classes]
+  torch::Tensor labels;  // int64 [n]
+};
+
+// One temperature for several groups of queries whose numbers of classes
+// differ (e.g. 5-way and 20-way episodes with the same shots): minimises
+// their pooled NLL, every query weighing the same. INVALID_ARGUMENT when
+// `groups` is empty or a group is as FitTemperature refuses.
+absl::StatusOr<double> FitTemperature(const std::vector<LabelledScores>& groups,
                                       const TemperatureSearch& search = {});
 
 }  // namespace fewshot::core

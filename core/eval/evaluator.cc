@@ -99,7 +99,7 @@ absl::StatusOr<EvaluationResult> EvaluateEpisodes(
     outcome.score = scored - adapted;
     outcome.query_labels = episode.query_labels;
     if (options.unknown_ways > 0) {
-      AppendTopProbabilities(outcome.scores, method.temperature(),
+      AppendTopProbabilities(outcome.scores, method.temperatures().For(state),
                              &outcome.confidences);
     }
     recorder.AddEpisode(outcome);

@@ -75,7 +75,7 @@ TEST(AttentionTest, MethodEditsMatchAFreshBuild) {
           AttentionHeadToParameters(InitialAttentionHead(4, 3)),
           MethodSpec{.name = "attention", .temperature = 0.5});
   ASSERT_TRUE(method.ok()) << method.status();
-  EXPECT_DOUBLE_EQ((*method)->temperature(), 0.5);
+  EXPECT_DOUBLE_EQ((*method)->temperatures().At(3), 0.5);
 
   AdaptationState state;
   state.labels = {"a", "b"};

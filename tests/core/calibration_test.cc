@@ -111,5 +111,35 @@ TEST(CalibrationTest, BadInputsAreInvalid) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST(CalibrationTest, GroupsOfDifferentWidthsPoolTheirQueries) {
+  // The four queries of FittedTemperatureMatchesTheObservedAccuracy, split
+  // into a 2-class group and a 3-class one whose third class is
+  // practically impossible: pooled, still 3 of 4 right at 0.9, so T = 2.
+  const torch::Tensor narrow = BinaryScores({0.9, 0.9});
+  const torch::Tensor wide =
+      torch::cat({BinaryScores({0.9, 0.9}), torch::full({2, 1}, -1e9)}, 1);
+  absl::StatusOr<double> temperature =
+      FitTemperature({{.scores = narrow, .labels = Labels({0, 0})},
+                      {.scores = wide, .labels = Labels({0, 1})}});
+  ASSERT_TRUE(temperature.ok()) << temperature.status();
+  EXPECT_NEAR(*temperature, 2.0, 1e-4);
+
+  // Each group alone gives a different answer.
+  absl::StatusOr<double> wide_alone =
+      FitTemperature({{.scores = wide, .labels = Labels({0, 1})}});
+  ASSERT_TRUE(wide_alone.ok()) << wide_alone.status();
+  EXPECT_GT(std::abs(*wide_alone - 2.0), 1.0);
+}
+
+TEST(CalibrationTest, BadGroupsAreInvalid) {
+  EXPECT_EQ(FitTemperature(std::vector<LabelledScores>{}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      FitTemperature({{.scores = BinaryScores({0.9}), .labels = Labels({2})}})
+          .status()
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace fewshot::core

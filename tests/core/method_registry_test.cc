@@ -13,10 +13,12 @@ namespace {
 ModelBundle MultiHeadBundle() {
   ModelBundle bundle;
   bundle.metadata.name = "multi";
-  bundle.metadata.methods = {MethodSpec{.name = "protonet", .temperature = 2.0},
-                             MethodSpec{.name = "maml",
-                                        .parameters_file = "heads/maml.pt",
-                                        .hyperparameters = {{"steps", 4}}}};
+  bundle.metadata.methods = {
+      MethodSpec{.name = "protonet", .temperature = 2.0},
+      MethodSpec{.name = "maml",
+                 .parameters_file = "heads/maml.pt",
+                 .hyperparameters = {{"steps", 4}},
+                 .temperatures_by_shots = {{1, 1.5}, {5, 0.5}}}};
   bundle.heads["maml"] = MamlHeadToParameters(InitialMamlHead(4, 2, 0.1));
   return bundle;
 }
@@ -27,13 +29,16 @@ TEST(MethodRegistryTest, CreatesTheBundleMethodsWithTheirSettings) {
       CreateMethodFromBundle("", bundle);
   ASSERT_TRUE(protonet.ok()) << protonet.status();
   EXPECT_EQ((*protonet)->name(), "protonet");
-  EXPECT_DOUBLE_EQ((*protonet)->temperature(), 2.0);
+  EXPECT_DOUBLE_EQ((*protonet)->temperatures().At(1), 2.0);
+  EXPECT_DOUBLE_EQ((*protonet)->temperatures().At(5), 2.0);
 
   absl::StatusOr<std::unique_ptr<AdaptationMethod>> maml =
       CreateMethodFromBundle("maml", bundle);
   ASSERT_TRUE(maml.ok()) << maml.status();
   EXPECT_EQ((*maml)->name(), "maml");
   EXPECT_EQ(static_cast<const MamlMethod&>(**maml).default_steps(), 4);
+  EXPECT_DOUBLE_EQ((*maml)->temperatures().At(1), 1.5);
+  EXPECT_DOUBLE_EQ((*maml)->temperatures().At(5), 0.5);
 }
 
 TEST(MethodRegistryTest, MissingMethodListsWhatTheBundleCarries) {
@@ -55,7 +60,7 @@ TEST(MethodRegistryTest, CreateMethodStillMakesProtonet) {
   absl::StatusOr<std::unique_ptr<AdaptationMethod>> method = CreateMethod("");
   ASSERT_TRUE(method.ok());
   EXPECT_EQ((*method)->name(), "protonet");
-  EXPECT_DOUBLE_EQ((*method)->temperature(), 1.0);
+  EXPECT_DOUBLE_EQ((*method)->temperatures().At(1), 1.0);
   EXPECT_EQ(CreateMethod("maml").status().code(),
             absl::StatusCode::kInvalidArgument);
 }

@@ -149,7 +149,8 @@ TEST_F(ModelBundleTest, HeadsRoundTripWithTheirSettings) {
   MethodSpec maml{.name = "maml",
                   .parameters_file = "heads/maml.pt",
                   .hyperparameters = {{"steps", 7}},
-                  .temperature = 2.5};
+                  .temperature = 2.5,
+                  .temperatures_by_shots = {{1, 1.75}, {5, 0.625}}};
   bundle.metadata.methods.push_back(maml);
   bundle.heads["maml"] = {{"a", torch::randn({3, 2})},
                           {"b.c", torch::arange(4).to(torch::kFloat32)}};
@@ -166,6 +167,13 @@ TEST_F(ModelBundleTest, HeadsRoundTripWithTheirSettings) {
   EXPECT_EQ(spec->parameters_file, "heads/maml.pt");
   EXPECT_DOUBLE_EQ(spec->hyperparameters.at("steps"), 7);
   EXPECT_DOUBLE_EQ(spec->temperature, 2.5);
+  ASSERT_EQ(spec->temperatures_by_shots.size(), 2u);
+  EXPECT_EQ(spec->temperatures_by_shots[0].shots, 1);
+  EXPECT_DOUBLE_EQ(spec->temperatures_by_shots[0].temperature, 1.75);
+  EXPECT_EQ(spec->temperatures_by_shots[1].shots, 5);
+  EXPECT_DOUBLE_EQ(spec->temperatures_by_shots[1].temperature, 0.625);
+  EXPECT_TRUE(
+      loaded->metadata.FindMethod("protonet")->temperatures_by_shots.empty());
   ASSERT_EQ(loaded->heads.count("maml"), 1u);
   const HeadParameters& head = loaded->heads.at("maml");
   ASSERT_EQ(head.size(), 2u);
@@ -194,6 +202,19 @@ TEST_F(ModelBundleTest, BadMethodEntriesAreInvalid) {
       [](Json* json) { (*json)["methods"] = Json::array(); },
       [](Json* json) { (*json)["methods"][0]["temperature"] = 0.0; },
       [](Json* json) { (*json)["methods"][0]["parameters"] = "../outside.pt"; },
+      [](Json* json) {
+        (*json)["methods"][0]["temperatures_by_shots"] =
+            Json::array({{{"shots", 0}, {"temperature", 1.0}}});
+      },
+      [](Json* json) {
+        (*json)["methods"][0]["temperatures_by_shots"] =
+            Json::array({{{"shots", 5}, {"temperature", 1.0}},
+                         {{"shots", 1}, {"temperature", 1.0}}});
+      },
+      [](Json* json) {
+        (*json)["methods"][0]["temperatures_by_shots"] =
+            Json::array({{{"shots", 1}, {"temperature", -1.0}}});
+      },
       [](Json* json) {
         (*json)["methods"].push_back(Json{{"name", "protonet"}});
       }};

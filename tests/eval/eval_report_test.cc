@@ -39,7 +39,9 @@ EvaluationReport SmallReport() {
   across.calibration = CalibrationFigures{.temperature = 1.5,
                                           .validation_episodes = 200,
                                           .ece_before = 0.04,
-                                          .ece_after = 0.01};
+                                          .ece_after = 0.01,
+                                          .served_temperature = 1.25,
+                                          .ece_served = 0.02};
   report.results.push_back(across);
 
   OpenSetFigures open_set;
@@ -79,6 +81,9 @@ TEST(EvalReportTest, JsonCarriesEveryFigure) {
   EXPECT_DOUBLE_EQ(result["adapt_ms"]["p99"].get<double>(), 3.0);
   EXPECT_DOUBLE_EQ(result["calibration"]["temperature"].get<double>(), 1.5);
   EXPECT_DOUBLE_EQ(result["calibration"]["ece_after"].get<double>(), 0.01);
+  EXPECT_DOUBLE_EQ(result["calibration"]["served_temperature"].get<double>(),
+                   1.25);
+  EXPECT_DOUBLE_EQ(result["calibration"]["ece_served"].get<double>(), 0.02);
   ASSERT_EQ(json["open_set"].size(), 1u);
   const nlohmann::json& open_set = json["open_set"][0];
   EXPECT_DOUBLE_EQ(open_set["equal_error_rate"].get<double>(), 0.2);
@@ -97,7 +102,7 @@ TEST(EvalReportTest, MarkdownHasOneTablePerKindOfFigure) {
             std::string::npos)
       << page;
   EXPECT_NE(page.find("| protonet | 5-way 1-shot | 1.500 | 200 | 4.00% | "
-                      "1.00% |"),
+                      "1.00% | 1.250 | 2.00% |"),
             std::string::npos)
       << page;
   EXPECT_NE(page.find("Equal error rate 20.00% at threshold 0.9990."),

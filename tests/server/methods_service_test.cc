@@ -1,13 +1,15 @@
 // Serves a random bundle with every method's head in-process on a loopback
 // port and checks, per method, adapting, predicting, editing and
 // classifying over gRPC; the maml options and their bounds; open-set
-// rejection with min_confidence; and the methods GetModelInfo describes.
+// rejection with min_confidence; probabilities at the temperature stored
+// for the support set's shots; and the methods GetModelInfo describes.
 #include <gmock/gmock.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -169,6 +171,54 @@ TEST_F(MethodOptionsTest, GetModelInfoDescribesEveryMethod) {
   EXPECT_EQ(info.method_info(1).measured_accuracy_size(), 0);
   EXPECT_EQ(info.limits().max_maml_steps(), 100);
   EXPECT_FLOAT_EQ(info.limits().max_maml_step_size(), 10.0f);
+}
+
+// Probabilities of `prediction` divided back into scores: for each pair of
+// classes, log(p_a / p_b) * temperature must equal score_a - score_b.
+void ExpectProbabilitiesAtTemperature(const v1::Prediction& prediction,
+                                      double temperature) {
+  ASSERT_GE(prediction.scores_size(), 2);
+  const v1::LabelScore& top = prediction.scores(0);
+  for (int i = 1; i < prediction.scores_size(); ++i) {
+    const v1::LabelScore& other = prediction.scores(i);
+    EXPECT_NEAR(std::log(top.probability() / other.probability()) * temperature,
+                top.score() - other.score(), 1e-3 * temperature)
+        << "class " << other.label();
+  }
+}
+
+TEST_F(MethodOptionsTest, ProbabilitiesUseTheTemperatureForTheShots) {
+  // The bundle's attention head stores T = 0.5 at 1 shot and 8 at 4 shots:
+  // 2 shots lie halfway in log shots, so T = sqrt(0.5 * 8) = 2.
+  v1::ClassifyRequest request;
+  *request.mutable_support() = ThreeMarkedClasses();
+  request.set_method("attention");
+  *request.add_queries() = MarkedTensorExample(0.31f, 5);
+  v1::ClassifyResponse two_shots;
+  ASSERT_TRUE(stub_->Classify(Context().get(), request, &two_shots).ok());
+  ExpectProbabilitiesAtTemperature(two_shots.predictions(0), 2.0);
+
+  // One example per class: T = 0.5.
+  google::protobuf::RepeatedPtrField<v1::LabeledExample> one_shot;
+  for (int i = 0; i < request.support_size(); i += 2) {
+    *one_shot.Add() = request.support(i);
+  }
+  *request.mutable_support() = one_shot;
+  v1::ClassifyResponse one_shot_response;
+  ASSERT_TRUE(
+      stub_->Classify(Context().get(), request, &one_shot_response).ok());
+  ExpectProbabilitiesAtTemperature(one_shot_response.predictions(0), 0.5);
+
+  // GetModelInfo lists the stored temperatures.
+  v1::GetModelInfoResponse info;
+  ASSERT_TRUE(
+      stub_->GetModelInfo(Context().get(), v1::GetModelInfoRequest(), &info)
+          .ok());
+  ASSERT_EQ(info.method_info(2).temperatures_by_shots_size(), 2);
+  EXPECT_EQ(info.method_info(2).temperatures_by_shots(1).shots(), 4);
+  EXPECT_DOUBLE_EQ(info.method_info(2).temperatures_by_shots(1).temperature(),
+                   8.0);
+  EXPECT_EQ(info.method_info(0).temperatures_by_shots_size(), 0);
 }
 
 TEST_F(MethodOptionsTest, MamlOptionsChangeTheFineTuning) {

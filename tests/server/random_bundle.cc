@@ -45,7 +45,8 @@ absl::Status SaveRandomMultiHeadBundle(const std::string& dir, int seed) {
                         .hyperparameters = {{"steps", 3}},
                         .temperature = 2.0};
   core::MethodSpec attention{.name = "attention",
-                             .parameters_file = "heads/attention.pt"};
+                             .parameters_file = "heads/attention.pt",
+                             .temperatures_by_shots = {{1, 0.5}, {4, 8.0}}};
   bundle->metadata.methods.push_back(maml);
   bundle->metadata.methods.push_back(attention);
   bundle->heads["maml"] =
