@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core/bundle/model_bundle.h"
@@ -23,23 +24,38 @@ namespace fs = std::filesystem;
 class SaveTemperaturesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::path(::testing::TempDir()) / "save_temperatures_test";
+    // One folder per test, so that ctest may run them side by side.
+    dir_ = fs::path(::testing::TempDir()) /
+           absl::StrCat(
+               "save_temperatures_test_",
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
     fs::remove_all(dir_);
     fs::create_directories(dir_);
     fs::copy(testing::ModelDir(), dir_ / "model", fs::copy_options::recursive);
+
+    // Start from known temperatures: none, except a marker on maml.
+    absl::StatusOr<core::BundleMetadata> metadata =
+        core::ReadBundleMetadata(ModelCopy());
+    ASSERT_TRUE(metadata.ok()) << metadata.status();
+    for (core::MethodSpec& method : metadata->methods) {
+      method.temperatures_by_shots.clear();
+      if (method.name == "maml") method.temperatures_by_shots = {{3, 0.5}};
+    }
+    ASSERT_TRUE(core::WriteBundleMetadata(*metadata, ModelCopy()).ok());
   }
+
+  std::string ModelCopy() const { return (dir_ / "model").string(); }
 
   void TearDown() override { fs::remove_all(dir_); }
 
   // Runs fewshot-eval on the copied model with `flags`; returns its exit
   // status.
   int RunEval(const std::string& flags) {
-    const std::string command =
-        absl::StrCat(testing::BinaryPath("fewshot-eval"),
-                     " --model_dir=", (dir_ / "model").string(),
-                     " --data_dir=", testing::OmniglotDir(),
-                     " --cache_dir=", testing::CacheDir(), " --threads=1 ",
-                     flags, " > ", (dir_ / "eval.log").string(), " 2>&1");
+    const std::string command = absl::StrCat(
+        testing::BinaryPath("fewshot-eval"), " --model_dir=", ModelCopy(),
+        " --data_dir=", testing::OmniglotDir(),
+        " --cache_dir=", testing::CacheDir(), " --threads=1 ", flags, " > ",
+        (dir_ / "eval.log").string(), " 2>&1");
     return std::system(command.c_str());
   }
 
@@ -61,7 +77,7 @@ TEST_F(SaveTemperaturesTest, StoresOneTemperaturePerMethodAndShotCount) {
       << Log();
 
   absl::StatusOr<core::BundleMetadata> metadata =
-      core::ReadBundleMetadata((dir_ / "model").string());
+      core::ReadBundleMetadata(ModelCopy());
   ASSERT_TRUE(metadata.ok()) << metadata.status();
   for (const char* name : {"protonet", "attention"}) {
     const core::MethodSpec* spec = metadata->FindMethod(name);
@@ -76,7 +92,10 @@ TEST_F(SaveTemperaturesTest, StoresOneTemperaturePerMethodAndShotCount) {
     }
   }
   // maml was not asked for and keeps what it had.
-  EXPECT_TRUE(metadata->FindMethod("maml")->temperatures_by_shots.empty());
+  const std::vector<core::ShotTemperature>& maml =
+      metadata->FindMethod("maml")->temperatures_by_shots;
+  ASSERT_EQ(maml.size(), 1u);
+  EXPECT_EQ(maml[0].shots, 3);
 
   // The report measured the test episodes at the stored temperatures.
   std::ifstream in(dir_ / "report.json");
@@ -105,7 +124,7 @@ TEST_F(SaveTemperaturesTest, IsRefusedWithoutValidationClassesOrOverGrpc) {
 
   // Nothing was written.
   absl::StatusOr<core::BundleMetadata> metadata =
-      core::ReadBundleMetadata((dir_ / "model").string());
+      core::ReadBundleMetadata(ModelCopy());
   ASSERT_TRUE(metadata.ok()) << metadata.status();
   EXPECT_TRUE(metadata->FindMethod("protonet")->temperatures_by_shots.empty());
 }
