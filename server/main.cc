@@ -40,6 +40,10 @@ ABSL_FLAG(int, grpc_max_threads, 0,
           "threads gRPC may use to receive and answer calls (0: no limit, "
           "one per call in progress); a call finding none free gets "
           "RESOURCE_EXHAUSTED");
+ABSL_FLAG(int, grpc_max_pollers, 64,
+          "gRPC threads kept waiting for calls between calls (0: gRPC's "
+          "default of 2, which ends and recreates threads under "
+          "concurrency)");
 ABSL_FLAG(int, queue_capacity, 64,
           "requests that may wait for a worker; more are rejected at once");
 ABSL_FLAG(int, max_batch_size, 64,
@@ -86,6 +90,7 @@ fewshot::server::ServerOptions OptionsFromFlags() {
   options.workers = absl::GetFlag(FLAGS_workers);
   options.torch_threads = absl::GetFlag(FLAGS_torch_threads);
   options.grpc_max_threads = absl::GetFlag(FLAGS_grpc_max_threads);
+  options.grpc_max_pollers = absl::GetFlag(FLAGS_grpc_max_pollers);
   options.queue_capacity = absl::GetFlag(FLAGS_queue_capacity);
   options.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
   options.max_batch_delay =
@@ -152,6 +157,7 @@ int main(int argc, char** argv) {
                     << (options.grpc_max_threads > 0
                             ? std::to_string(options.grpc_max_threads)
                             : std::string("unlimited"))
+                    << " (" << options.grpc_max_pollers << " kept polling)"
                     << "; batches of up to " << options.max_batch_size
                     << " images";
 

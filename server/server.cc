@@ -56,6 +56,8 @@ absl::Status ValidateOptions(const ServerOptions& options) {
       CheckAtLeast("max_message_bytes", options.max_message_bytes, 1));
   FEWSHOT_RETURN_IF_ERROR(
       CheckAtLeast("grpc_max_threads", options.grpc_max_threads, 0));
+  FEWSHOT_RETURN_IF_ERROR(
+      CheckAtLeast("grpc_max_pollers", options.grpc_max_pollers, 0));
   FEWSHOT_RETURN_IF_ERROR(CheckAtLeast("workers", options.workers, 1));
   FEWSHOT_RETURN_IF_ERROR(
       CheckAtLeast("torch_threads", options.torch_threads, 0));
@@ -202,6 +204,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::BuildAndStart(
   builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(),
                            &server->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  if (options.grpc_max_pollers > 0) {
+    builder.SetSyncServerOption(
+        grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+        options.grpc_max_pollers);
+  }
   if (options.grpc_max_threads > 0) {
     grpc::ResourceQuota quota("fewshot-server");
     quota.SetMaxThreads(options.grpc_max_threads);
