@@ -6,9 +6,9 @@
 // the head added (other heads are kept).
 //
 //   fewshot-train --output=models/omniglot-conv4 --episodes=3000
-//   fewshot-train --method=maml --base_model=models/omniglot-conv4 \
+//   fewshot-train --method=maml --base_model=models/omniglot-conv4
 //       --ways=5 --shots=1 --queries=15 --episodes=2000
-//       --validation_classes=100
+//       --validation_classes=100   (one command)
 #include <algorithm>
 #include <iostream>
 #include <string>
