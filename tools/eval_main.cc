@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -275,27 +276,63 @@ absl::StatusOr<Setup> SetUpOverGrpc(const std::vector<std::string>& wanted) {
   return setup;
 }
 
-// Fits a temperature on validation episodes like `options` for method `m`
-// and measures the test scores' calibration error before, after, and at
-// the temperature the method serves.
-absl::StatusOr<CalibrationFigures> Calibrate(
-    const Setup& setup, size_t m, const core::ImageDataset& validation,
-    core::EvaluationOptions options, const core::EvaluationResult& test,
-    const std::string& what) {
+// One accuracy measurement: a shape, across alphabets or within one.
+struct Job {
+  core::EpisodeShape shape;
+  bool within_alphabet = false;
+};
+
+// Validation results by method index, ways, shots and whether the
+// episodes keep to one alphabet.
+using ValidationRuns =
+    std::map<std::tuple<size_t, int, int, bool>, core::EvaluationResult>;
+
+// The scores of --calibration_episodes validation episodes of method `m`
+// shaped like `shape` (within one alphabet if `within_alphabet`). Each is
+// run once and kept in `runs`, so that --save_temperatures and --calibrate
+// fit on the same episodes without scoring them twice; the scores are the
+// method's raw ones and do not depend on the temperatures it serves.
+absl::StatusOr<const core::EvaluationResult*> RunValidation(
+    const Setup& setup, size_t m, const core::EpisodeShape& shape,
+    bool within_alphabet, const core::ImageDataset& validation,
+    ValidationRuns* runs) {
+  const auto key = std::make_tuple(m, shape.ways, shape.shots, within_alphabet);
+  const auto found = runs->find(key);
+  if (found != runs->end()) return &found->second;
+
+  core::EvaluationOptions options;
+  options.shape = shape;
   options.episodes = absl::GetFlag(FLAGS_calibration_episodes);
-  if (options.sampler.within_group) {
-    options.sampler = WithinAlphabet(validation);
-  }
-  absl::StatusOr<core::EvaluationResult> fitted = RunWithProgress(
-      setup.run, setup.methods[m], validation, options, what + " validation");
-  if (!fitted.ok()) {
-    return absl::Status(fitted.status().code(),
+  options.seed = setup.report.seed;
+  options.keep_scores = true;
+  if (within_alphabet) options.sampler = WithinAlphabet(validation);
+  const std::string what = absl::StrFormat(
+      "%s %d-way %d-shot%s validation", setup.method_names[m], shape.ways,
+      shape.shots, within_alphabet ? " within alphabet" : "");
+  absl::StatusOr<core::EvaluationResult> result =
+      RunWithProgress(setup.run, setup.methods[m], validation, options, what);
+  if (!result.ok()) {
+    return absl::Status(result.status().code(),
                         absl::StrCat("calibration on the validation classes: ",
-                                     fitted.status().message(),
+                                     result.status().message(),
                                      " (raise --validation_classes)"));
   }
+  return &runs->emplace(key, *std::move(result)).first->second;
+}
+
+// Fits a temperature on validation episodes of method `m` shaped like
+// `job` and measures the test scores' calibration error before, after,
+// and at the temperature the method serves.
+absl::StatusOr<CalibrationFigures> Calibrate(
+    const Setup& setup, size_t m, const Job& job,
+    const core::ImageDataset& validation, const core::EvaluationResult& test,
+    ValidationRuns* runs) {
+  FEWSHOT_ASSIGN_OR_RETURN(
+      const core::EvaluationResult* fitted,
+      RunValidation(setup, m, job.shape, job.within_alphabet, validation,
+                    runs));
   CalibrationFigures figures;
-  figures.validation_episodes = options.episodes;
+  figures.validation_episodes = absl::GetFlag(FLAGS_calibration_episodes);
   FEWSHOT_ASSIGN_OR_RETURN(
       figures.temperature,
       core::FitTemperature(fitted->scores, fitted->labels));
@@ -305,19 +342,13 @@ absl::StatusOr<CalibrationFigures> Calibrate(
       figures.ece_after,
       core::ExpectedCalibrationError(test.scores, test.labels,
                                      {.temperature = figures.temperature}));
-  figures.served_temperature = setup.temperatures[m].At(options.shape.shots);
+  figures.served_temperature = setup.temperatures[m].At(job.shape.shots);
   FEWSHOT_ASSIGN_OR_RETURN(figures.ece_served,
                            core::ExpectedCalibrationError(
                                test.scores, test.labels,
                                {.temperature = figures.served_temperature}));
   return figures;
 }
-
-// One accuracy measurement: a shape, across alphabets or within one.
-struct Job {
-  core::EpisodeShape shape;
-  bool within_alphabet = false;
-};
 
 // Checks, before any episode runs, that `dataset` can supply every job's
 // episodes (with `unknown_ways` more classes for open-set jobs).
@@ -351,10 +382,12 @@ absl::Status CheckShapes(const std::vector<Job>& jobs,
 }
 
 // Runs `job` for method `m` on the test classes and, when `validation` is
-// given, calibrates on it.
-absl::StatusOr<ShapeFigures> MeasureShape(
-    const Setup& setup, size_t m, const Job& job,
-    const core::ImageDataset& test_set, const core::ImageDataset* validation) {
+// given, calibrates on it (validation runs kept in `runs`).
+absl::StatusOr<ShapeFigures> MeasureShape(const Setup& setup, size_t m,
+                                          const Job& job,
+                                          const core::ImageDataset& test_set,
+                                          const core::ImageDataset* validation,
+                                          ValidationRuns* runs) {
   const std::string& method_name = setup.method_names[m];
   core::EvaluationOptions options;
   options.shape = job.shape;
@@ -389,7 +422,7 @@ absl::StatusOr<ShapeFigures> MeasureShape(
   if (validation != nullptr) {
     FEWSHOT_ASSIGN_OR_RETURN(
         figures.calibration,
-        Calibrate(setup, m, *validation, options, result, what));
+        Calibrate(setup, m, job, *validation, result, runs));
     std::cout << absl::StrFormat(
         "%s: T = %.3f (fitted on %d validation episodes), ECE %.2f%% -> "
         "%.2f%%; served T = %.3f, ECE %.2f%%\n",
@@ -446,7 +479,8 @@ absl::StatusOr<OpenSetFigures> MeasureOpenSetShape(
 // (pooled), and stores them in the bundle at --model_dir.
 absl::Status SaveTemperatures(const Setup& setup,
                               const std::vector<core::EpisodeShape>& shapes,
-                              const core::ImageDataset& validation) {
+                              const core::ImageDataset& validation,
+                              ValidationRuns* runs) {
   const std::string model_dir = absl::GetFlag(FLAGS_model_dir);
   FEWSHOT_ASSIGN_OR_RETURN(core::BundleMetadata metadata,
                            core::ReadBundleMetadata(model_dir));
@@ -454,25 +488,15 @@ absl::Status SaveTemperatures(const Setup& setup,
     // Validation scores of every shape, grouped by shots.
     std::map<int, std::vector<core::LabelledScores>> by_shots;
     for (const core::EpisodeShape& shape : shapes) {
-      core::EvaluationOptions options;
-      options.shape = shape;
-      options.episodes = absl::GetFlag(FLAGS_calibration_episodes);
-      options.seed = setup.report.seed;
-      options.keep_scores = true;
-      const std::string what =
-          absl::StrFormat("%s %d-way %d-shot validation", setup.method_names[m],
-                          shape.ways, shape.shots);
-      FEWSHOT_ASSIGN_OR_RETURN(core::EvaluationResult result,
-                               RunWithProgress(setup.run, setup.methods[m],
-                                               validation, options, what));
-      by_shots[shape.shots].push_back({result.scores, result.labels});
+      FEWSHOT_ASSIGN_OR_RETURN(
+          const core::EvaluationResult* result,
+          RunValidation(setup, m, shape, /*within_alphabet=*/false, validation,
+                        runs));
+      by_shots[shape.shots].push_back({result->scores, result->labels});
     }
 
     // One temperature per shot count.
-    core::MethodSpec* spec = nullptr;
-    for (core::MethodSpec& candidate : metadata.methods) {
-      if (candidate.name == setup.method_names[m]) spec = &candidate;
-    }
+    core::MethodSpec* spec = metadata.FindMethod(setup.method_names[m]);
     if (spec == nullptr) {
       return absl::NotFoundError(absl::StrCat(
           model_dir, " does not list method '", setup.method_names[m], "'"));
@@ -624,8 +648,10 @@ absl::Status Evaluate(int argc, char** argv) {
 
   // Store calibrated temperatures first, so that every figure below is
   // measured with the temperatures the bundle now serves.
+  ValidationRuns validation_runs;
   if (save_temperatures) {
-    FEWSHOT_RETURN_IF_ERROR(SaveTemperatures(setup, shapes, *validation_set));
+    FEWSHOT_RETURN_IF_ERROR(
+        SaveTemperatures(setup, shapes, *validation_set, &validation_runs));
     FEWSHOT_ASSIGN_OR_RETURN(Setup reloaded, SetUpInProcess(wanted));
     setup.run = std::move(reloaded.run);
     setup.temperatures = std::move(reloaded.temperatures);
@@ -635,7 +661,8 @@ absl::Status Evaluate(int argc, char** argv) {
       FEWSHOT_ASSIGN_OR_RETURN(
           ShapeFigures figures,
           MeasureShape(setup, m, job, test_set,
-                       calibrate ? &*validation_set : nullptr));
+                       calibrate ? &*validation_set : nullptr,
+                       &validation_runs));
       report.results.push_back(std::move(figures));
     }
     for (const core::EpisodeShape& shape : open_set_shapes) {

@@ -26,9 +26,9 @@ class TemperatureSchedule {
   explicit TemperatureSchedule(double temperature = 1.0)
       : fallback_(temperature) {}
 
-  // REQUIRES: `by_shots` as ValidateTemperaturesByShots accepts it (shots
-  // strictly increasing from >= 1, temperatures finite and > 0); `fallback`
-  // finite and > 0. With an empty `by_shots`, always `fallback`.
+  // REQUIRES: `by_shots` as the bundle loader accepts it (shots strictly
+  // increasing from >= 1, temperatures finite and > 0); `fallback` finite
+  // and > 0. With an empty `by_shots`, always `fallback`.
   TemperatureSchedule(std::vector<ShotTemperature> by_shots, double fallback)
       : by_shots_(std::move(by_shots)), fallback_(fallback) {}
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -164,10 +165,24 @@ std::string JoinPath(const std::string& dir, const std::string& file) {
   return (std::filesystem::path(dir) / file).string();
 }
 
-// INVALID_ARGUMENT unless the per-shot temperatures of `method` are finite
-// and > 0 at strictly increasing shot counts >= 1.
-absl::Status ValidateTemperaturesByShots(const std::string& path,
-                                         const MethodSpec& method) {
+// INVALID_ARGUMENT unless `temperature`, one of `method`'s (`where` says
+// which, e.g. " at 5 shots"), is finite and > 0.
+absl::Status CheckTemperature(const std::string& path, const MethodSpec& method,
+                              double temperature, const std::string& where) {
+  if (temperature > 0.0 && std::isfinite(temperature)) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, ": method '", method.name, "' has temperature ",
+                   temperature, where, "; it must be finite and > 0"));
+}
+
+// INVALID_ARGUMENT unless every temperature of `method` is finite and > 0
+// and its per-shot ones are at strictly increasing shot counts >= 1.
+absl::Status ValidateTemperatures(const std::string& path,
+                                  const MethodSpec& method) {
+  FEWSHOT_RETURN_IF_ERROR(
+      CheckTemperature(path, method, method.temperature, ""));
   int previous_shots = 0;
   for (const ShotTemperature& point : method.temperatures_by_shots) {
     if (point.shots <= previous_shots) {
@@ -176,12 +191,9 @@ absl::Status ValidateTemperaturesByShots(const std::string& path,
           "' lists temperatures_by_shots with shots ", point.shots, " after ",
           previous_shots, "; shots must be >= 1 and strictly increasing"));
     }
-    if (!(point.temperature > 0.0) || !std::isfinite(point.temperature)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": method '", method.name, "' has temperature ",
-                       point.temperature, " at ", point.shots,
-                       " shots; it must be finite and > 0"));
-    }
+    FEWSHOT_RETURN_IF_ERROR(
+        CheckTemperature(path, method, point.temperature,
+                         absl::StrCat(" at ", point.shots, " shots")));
     previous_shots = point.shots;
   }
   return absl::OkStatus();
@@ -202,12 +214,7 @@ absl::Status ValidateMethods(const std::string& path,
           path, ": method names must be non-empty and distinct; got '",
           method.name, "' twice or empty"));
     }
-    if (!(method.temperature > 0.0) || !std::isfinite(method.temperature)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": method '", method.name, "' has temperature ",
-                       method.temperature, "; it must be finite and > 0"));
-    }
-    FEWSHOT_RETURN_IF_ERROR(ValidateTemperaturesByShots(path, method));
+    FEWSHOT_RETURN_IF_ERROR(ValidateTemperatures(path, method));
     const std::filesystem::path file(method.parameters_file);
     if (file.is_absolute() ||
         std::find(file.begin(), file.end(), "..") != file.end()) {
@@ -270,6 +277,10 @@ const MethodSpec* BundleMetadata::FindMethod(const std::string& name) const {
     if (method.name == name) return &method;
   }
   return nullptr;
+}
+
+MethodSpec* BundleMetadata::FindMethod(const std::string& name) {
+  return const_cast<MethodSpec*>(std::as_const(*this).FindMethod(name));
 }
 
 absl::StatusOr<BundleMetadata> ReadBundleMetadata(const std::string& dir) {

@@ -90,6 +90,7 @@ struct BundleMetadata {
   std::vector<std::string> MethodNames() const;
   // The method called `name`, or nullptr.
   const MethodSpec* FindMethod(const std::string& name) const;
+  MethodSpec* FindMethod(const std::string& name);
 };
 
 struct ModelBundle {
