@@ -68,7 +68,7 @@ if [[ "$mode" == thread ]]; then
     clang++ -std=c++17 -O1 -fPIC -shared -I. \
       tests/tsan/absl_sync_annotations.cc -o "$annotations" -ldl
   fi
-  preload=(env "LD_PRELOAD=${PWD}/${annotations}")
+  preload=(env "LD_PRELOAD=$(realpath "$annotations")")
 fi
 
 failed=()
@@ -78,6 +78,8 @@ for test in "${tests[@]}"; do
     failed+=("$test")
   fi
 done
+echo "sanitize ${mode}: $((${#tests[@]} - ${#failed[@]})) passed," \
+  "${#failed[@]} failed"
 if ((${#failed[@]} > 0)); then
   echo "failed under ${mode} sanitizer: ${failed[*]}" >&2
   exit 1

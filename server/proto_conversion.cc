@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/util/status_macros.h"
@@ -16,11 +17,77 @@
 namespace fewshot::server {
 namespace {
 
-// Stacks per-example [C, H, W] inputs into one batch.
-absl::StatusOr<torch::Tensor> StackInputs(
-    const std::vector<torch::Tensor>& inputs) {
-  return core::CallTorch("stacking inputs",
-                         [&] { return torch::stack(inputs); });
+// Values in one example's model input, C * H * W.
+int64_t InputSize(const core::Preprocessing& preprocessing) {
+  return int64_t{preprocessing.channels} * preprocessing.height *
+         preprocessing.width;
+}
+
+// An empty float [n, C, H, W] batch for `n` examples.
+absl::StatusOr<torch::Tensor> EmptyInputs(
+    int64_t n, const core::Preprocessing& preprocessing) {
+  return core::CallTorch("allocating inputs", [&] {
+    return torch::empty(
+        {n, preprocessing.channels, preprocessing.height, preprocessing.width});
+  });
+}
+
+// Writes `example`'s model input into the InputSize() floats at `slot`.
+// A tensor is copied straight from the message; an image is decoded and
+// preprocessed first.
+absl::Status WriteInput(const v1::Example& example,
+                        const core::Preprocessing& preprocessing,
+                        const core::ImageLimits& image_limits,
+                        absl::string_view field, float* slot) {
+  const int64_t size = InputSize(preprocessing);
+  if (example.input_case() == v1::Example::kTensor) {
+    const v1::FloatTensor& tensor = example.tensor();
+    if (tensor.values_size() != size) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".tensor.values has ", tensor.values_size(),
+                       " values; expected ", size));
+    }
+    std::copy_n(tensor.values().data(), size, slot);
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<core::GrayImage> image =
+      core::DecodeImage(example.image(), image_limits);
+  if (!image.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        field, ".image cannot be used: ", image.status().message()));
+  }
+  FEWSHOT_ASSIGN_OR_RETURN(
+      torch::Tensor input,
+      core::CallTorch(absl::StrCat("preprocessing ", field, ".image"), [&] {
+        return core::ImageToInput(*image, preprocessing).contiguous();
+      }));
+  if (input.numel() != size) {
+    return absl::InternalError(absl::StrCat("preprocessing ", field,
+                                            ".image gave ", input.numel(),
+                                            " values; expected ", size));
+  }
+  std::copy_n(input.data_ptr<float>(), size, slot);
+  return absl::OkStatus();
+}
+
+// The `count` examples `example_at(i)` as one float [count, C, H, W]
+// batch; errors name them "<list>[i]<suffix>".
+absl::StatusOr<torch::Tensor> ExamplesToInputs(
+    int count, absl::FunctionRef<const v1::Example&(int)> example_at,
+    absl::string_view list, absl::string_view suffix,
+    const core::Preprocessing& preprocessing,
+    const core::ImageLimits& image_limits) {
+  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor inputs,
+                           EmptyInputs(count, preprocessing));
+  float* slot = inputs.data_ptr<float>();
+  for (int i = 0; i < count; ++i) {
+    FEWSHOT_RETURN_IF_ERROR(
+        WriteInput(example_at(i), preprocessing, image_limits,
+                   absl::StrCat(list, "[", i, "]", suffix), slot));
+    slot += InputSize(preprocessing);
+  }
+  return inputs;
 }
 
 }  // namespace
@@ -28,61 +95,29 @@ absl::StatusOr<torch::Tensor> StackInputs(
 absl::StatusOr<torch::Tensor> ExampleToInput(
     const v1::Example& example, const core::Preprocessing& preprocessing,
     const core::ImageLimits& image_limits, absl::string_view field) {
-  // A tensor is already model input.
-  if (example.input_case() == v1::Example::kTensor) {
-    const v1::FloatTensor& tensor = example.tensor();
-    const std::vector<int64_t> shape(tensor.shape().begin(),
-                                     tensor.shape().end());
-    return core::CallTorch(absl::StrCat("copying ", field, ".tensor"), [&] {
-      return torch::tensor(torch::ArrayRef<float>(tensor.values().data(),
-                                                  tensor.values_size()),
-                           torch::kFloat)
-          .reshape(shape);
-    });
-  }
-
-  // An image is decoded and preprocessed.
-  absl::StatusOr<core::GrayImage> image =
-      core::DecodeImage(example.image(), image_limits);
-  if (!image.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        field, ".image cannot be used: ", image.status().message()));
-  }
-  return core::CallTorch(absl::StrCat("preprocessing ", field, ".image"), [&] {
-    return core::ImageToInput(*image, preprocessing);
-  });
+  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor inputs, EmptyInputs(1, preprocessing));
+  FEWSHOT_RETURN_IF_ERROR(WriteInput(example, preprocessing, image_limits,
+                                     field, inputs.data_ptr<float>()));
+  return inputs[0];
 }
 
 absl::StatusOr<torch::Tensor> SupportToInputs(
     const google::protobuf::RepeatedPtrField<v1::LabeledExample>& support,
     const core::Preprocessing& preprocessing,
     const core::ImageLimits& image_limits) {
-  std::vector<torch::Tensor> inputs;
-  inputs.reserve(support.size());
-  for (int i = 0; i < support.size(); ++i) {
-    FEWSHOT_ASSIGN_OR_RETURN(
-        torch::Tensor input,
-        ExampleToInput(support[i].example(), preprocessing, image_limits,
-                       absl::StrCat("support[", i, "].example")));
-    inputs.push_back(std::move(input));
-  }
-  return StackInputs(inputs);
+  return ExamplesToInputs(
+      support.size(),
+      [&](int i) -> const v1::Example& { return support[i].example(); },
+      "support", ".example", preprocessing, image_limits);
 }
 
 absl::StatusOr<torch::Tensor> QueriesToInputs(
     const google::protobuf::RepeatedPtrField<v1::Example>& queries,
     const core::Preprocessing& preprocessing,
     const core::ImageLimits& image_limits) {
-  std::vector<torch::Tensor> inputs;
-  inputs.reserve(queries.size());
-  for (int i = 0; i < queries.size(); ++i) {
-    FEWSHOT_ASSIGN_OR_RETURN(
-        torch::Tensor input,
-        ExampleToInput(queries[i], preprocessing, image_limits,
-                       absl::StrCat("queries[", i, "]")));
-    inputs.push_back(std::move(input));
-  }
-  return StackInputs(inputs);
+  return ExamplesToInputs(
+      queries.size(), [&](int i) -> const v1::Example& { return queries[i]; },
+      "queries", "", preprocessing, image_limits);
 }
 
 IndexedLabels IndexSupportLabels(

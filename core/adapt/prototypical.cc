@@ -39,6 +39,49 @@ absl::StatusOr<torch::Tensor> DerivedTensor(const AdaptationState& state,
   return found->second;
 }
 
+// -|q - p|^2 for every query row q [Q, D] and prototype row p [C, D] with
+// plain loops: for a served call's few queries this is far cheaper than
+// the dozen LibTorch operators of the matrix form, and it is exact rather
+// than |q|^2 - 2qp + |p|^2. Both inputs must be float32 CPU tensors.
+torch::Tensor NegatedDistancesByLoops(const torch::Tensor& queries,
+                                      const torch::Tensor& prototypes) {
+  const torch::Tensor q_rows = queries.contiguous();
+  const torch::Tensor p_rows = prototypes.contiguous();
+  const int64_t query_count = q_rows.size(0);
+  const int64_t class_count = p_rows.size(0);
+  const int64_t dims = q_rows.size(1);
+  torch::Tensor logits = torch::empty({query_count, class_count});
+
+  const float* q_data = q_rows.data_ptr<float>();
+  const float* p_data = p_rows.data_ptr<float>();
+  float* out = logits.data_ptr<float>();
+  for (int64_t q = 0; q < query_count; ++q) {
+    const float* query = q_data + q * dims;
+    for (int64_t c = 0; c < class_count; ++c) {
+      const float* prototype = p_data + c * dims;
+      float distance = 0.0f;
+      for (int64_t d = 0; d < dims; ++d) {
+        const float difference = query[d] - prototype[d];
+        distance += difference * difference;
+      }
+      out[q * class_count + c] = -distance;
+    }
+  }
+  return logits;
+}
+
+// True when `queries` against `prototypes` is small enough, and plain
+// enough, for NegatedDistancesByLoops to beat the matrix form.
+bool ScoreByLoops(const torch::Tensor& queries,
+                  const torch::Tensor& prototypes) {
+  constexpr int64_t kMaxMultiplies = 1 << 15;
+  const bool plain = queries.device().is_cpu() &&
+                     prototypes.device().is_cpu() &&
+                     queries.scalar_type() == torch::kFloat32 &&
+                     prototypes.scalar_type() == torch::kFloat32;
+  return plain && queries.size(0) * prototypes.numel() <= kMaxMultiplies;
+}
+
 // Stores sums, counts and the prototypes they give into `state`.
 void SetDerived(torch::Tensor sums, torch::Tensor counts,
                 AdaptationState* state) {
@@ -168,6 +211,9 @@ absl::StatusOr<torch::Tensor> PrototypicalMethod::Score(
   }
   return CallTorch("scoring queries", [&] {
     torch::NoGradGuard no_grad;
+    if (ScoreByLoops(queries, found->second)) {
+      return NegatedDistancesByLoops(queries, found->second);
+    }
     return PrototypicalLogits(queries, found->second);
   });
 }

@@ -6,6 +6,9 @@
 // then the uint8 pixels.
 #include "core/data/image_dataset.h"
 
+#include <unistd.h>
+
+#include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -33,6 +36,14 @@ template <typename T>
 bool ReadPod(std::istream& in, T* value) {
   return static_cast<bool>(
       in.read(reinterpret_cast<char*>(value), sizeof(*value)));
+}
+
+// A temporary name beside `path` that no other writer uses: processes
+// training side by side may build the same cache at once, and the last
+// rename wins with a complete file.
+std::string UniqueTemporaryPath(const std::string& path) {
+  static std::atomic<uint64_t> next_id{0};
+  return absl::StrCat(path, ".tmp.", getpid(), ".", next_id.fetch_add(1));
 }
 
 bool ReadString(std::istream& in, std::string* value) {
@@ -80,7 +91,7 @@ absl::Status SaveDatasetCache(const ImageDataset& dataset,
   if (target.has_parent_path()) {
     std::filesystem::create_directories(target.parent_path(), error);
   }
-  const std::string temporary = path + ".tmp";
+  const std::string temporary = UniqueTemporaryPath(path);
   {
     std::ofstream out(temporary, std::ios::binary | std::ios::trunc);
     if (!out) {
@@ -102,21 +113,23 @@ absl::Status SaveDatasetCache(const ImageDataset& dataset,
     out.write(reinterpret_cast<const char*>(pixels.data_ptr<uint8_t>()),
               pixels.numel());
     if (!out) {
+      std::filesystem::remove(temporary, error);
       return absl::DataLossError(
           absl::StrCat("failed writing cache file ", temporary));
     }
   }
   std::filesystem::rename(temporary, target, error);
   if (error) {
-    return absl::DataLossError(absl::StrCat("cannot rename ", temporary,
-                                            " to ", path, ": ",
-                                            error.message()));
+    std::error_code ignored;
+    std::filesystem::remove(temporary, ignored);
+    return absl::DataLossError(absl::StrCat("cannot rename ", temporary, " to ",
+                                            path, ": ", error.message()));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<ImageDataset> LoadDatasetCache(
-    const std::string& path, const std::string& fingerprint) {
+absl::StatusOr<ImageDataset> LoadDatasetCache(const std::string& path,
+                                              const std::string& fingerprint) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return absl::NotFoundError(absl::StrCat("no cache at ", path));
 
@@ -136,9 +149,9 @@ absl::StatusOr<ImageDataset> LoadDatasetCache(
   }
 
   uint64_t classes = 0, height = 0, width = 0, images = 0;
-  if (!ReadPod(in, &classes) || !ReadPod(in, &height) ||
-      !ReadPod(in, &width) || !ReadPod(in, &images) ||
-      classes > (1u << 24) || height * width > (1u << 24)) {
+  if (!ReadPod(in, &classes) || !ReadPod(in, &height) || !ReadPod(in, &width) ||
+      !ReadPod(in, &images) || classes > (1u << 24) ||
+      height * width > (1u << 24)) {
     return absl::FailedPreconditionError(
         absl::StrCat(path, " has a damaged header"));
   }
@@ -158,10 +171,10 @@ absl::StatusOr<ImageDataset> LoadDatasetCache(
           absl::StrCat(path, " is truncated in the class names"));
     }
   }
-  dataset.images = torch::empty({static_cast<int64_t>(images),
-                                 static_cast<int64_t>(height),
-                                 static_cast<int64_t>(width)},
-                                torch::kUInt8);
+  dataset.images =
+      torch::empty({static_cast<int64_t>(images), static_cast<int64_t>(height),
+                    static_cast<int64_t>(width)},
+                   torch::kUInt8);
   if (!in.read(reinterpret_cast<char*>(dataset.images.data_ptr<uint8_t>()),
                dataset.images.numel())) {
     return absl::FailedPreconditionError(

@@ -49,5 +49,30 @@ TEST(ClassPredictionTest, TemperatureSoftensProbabilitiesNotScores) {
   EXPECT_EQ(soft.scores, sharp.scores);
 }
 
+TEST(ClassPredictionTest, MatchesLibTorchSoftmax) {
+  torch::manual_seed(7);
+  const torch::Tensor scores = torch::randn({6, 9}) * 20.0;
+  const torch::Tensor expected = torch::softmax(scores / 1.7, /*dim=*/1);
+  const std::vector<ClassPrediction> predictions =
+      ToClassPredictions(scores, 1.7);
+  ASSERT_EQ(predictions.size(), 6u);
+  for (int64_t q = 0; q < 6; ++q) {
+    ASSERT_EQ(predictions[q].probabilities.size(), 9u);
+    for (int64_t c = 0; c < 9; ++c) {
+      EXPECT_NEAR(predictions[q].probabilities[c], expected[q][c].item<float>(),
+                  1e-6)
+          << "query " << q << " class " << c;
+    }
+    EXPECT_EQ(predictions[q].best_class, scores[q].argmax().item<int64_t>());
+  }
+}
+
+TEST(ClassPredictionTest, LargeScoresDoNotOverflow) {
+  const ClassPrediction prediction = ToClassPredictions(
+      torch::tensor({{1000.0f, 1000.0f + std::log(3.0f)}}), 1.0)[0];
+  EXPECT_NEAR(prediction.confidence, 0.75f, 1e-4);
+  EXPECT_EQ(prediction.best_class, 1);
+}
+
 }  // namespace
 }  // namespace fewshot::core

@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <vector>
 
 #include "tests/core/synthetic_dataset.h"
 
@@ -46,6 +48,36 @@ TEST(ImageDatasetTest, TruncatedCacheIsRefused) {
   std::filesystem::resize_file(path, std::filesystem::file_size(path) - 10);
   EXPECT_EQ(LoadDatasetCache(path, "fp").status().code(),
             absl::StatusCode::kFailedPrecondition);
+  std::filesystem::remove(path);
+}
+
+TEST(ImageDatasetTest, ConcurrentWritersOfOneCacheAllSucceed) {
+  // Workers training side by side build the same cache at once; a few
+  // rounds of 8 writers make their writes overlap.
+  const ImageDataset dataset = MakeTracedDataset(100, 20);
+  const std::string path = TempPath("concurrent");
+  for (int round = 0; round < 5; ++round) {
+    std::vector<absl::Status> results(8);
+    std::vector<std::thread> writers;
+    for (absl::Status& result : results) {
+      writers.emplace_back(
+          [&] { result = SaveDatasetCache(dataset, path, "fp"); });
+    }
+    for (std::thread& writer : writers) writer.join();
+    for (const absl::Status& result : results) {
+      EXPECT_TRUE(result.ok()) << result;
+    }
+  }
+
+  absl::StatusOr<ImageDataset> loaded = LoadDatasetCache(path, "fp");
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_TRUE(torch::equal(loaded->images, dataset.images));
+  const std::filesystem::path folder =
+      std::filesystem::path(path).parent_path();
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+    EXPECT_EQ(entry.path().string().find(path + ".tmp"), std::string::npos)
+        << "left behind: " << entry.path();
+  }
   std::filesystem::remove(path);
 }
 

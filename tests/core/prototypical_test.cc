@@ -40,8 +40,7 @@ TEST(PrototypicalTest, HandComputedEpisode) {
   ASSERT_TRUE(scores.ok()) << scores.status();
   EXPECT_TRUE(torch::allclose(*scores, torch::tensor({{-1.0f, -128.0f}})));
 
-  const std::vector<ClassPrediction> predictions =
-      ToClassPredictions(*scores);
+  const std::vector<ClassPrediction> predictions = ToClassPredictions(*scores);
   ASSERT_EQ(predictions.size(), 1u);
   EXPECT_EQ(predictions[0].best_class, 0);
   // softmax([-1, -128])[0] = 1 / (1 + e^-127), which is 1 in float.
@@ -59,12 +58,38 @@ TEST(PrototypicalTest, SoftmaxOfCloseDistances) {
   absl::StatusOr<torch::Tensor> scores =
       method.Score(state, torch::tensor({{1.0f}}));
   ASSERT_TRUE(scores.ok());
-  const std::vector<ClassPrediction> predictions =
-      ToClassPredictions(*scores);
+  const std::vector<ClassPrediction> predictions = ToClassPredictions(*scores);
   ASSERT_EQ(predictions.size(), 1u);
   EXPECT_EQ(predictions[0].best_class, 0);
   EXPECT_NEAR(predictions[0].confidence, 0.9525741f, 1e-6);
   EXPECT_NEAR(predictions[0].probabilities[1], 0.0474259f, 1e-6);
+}
+
+TEST(PrototypicalTest, FewAndManyQueriesScoreAlike) {
+  // A few queries are scored by loops, many by matrix products; both must
+  // give -|q - p|^2. The few are a non-contiguous view, as a batch's rows.
+  torch::manual_seed(3);
+  AdaptationState state;
+  state.labels = {"a", "b", "c", "d", "e"};
+  state.support_embeddings = torch::randn({10, 64});
+  state.support_labels =
+      torch::tensor({0, 1, 2, 3, 4, 0, 1, 2, 3, 4}, torch::kInt64);
+  PrototypicalMethod method;
+  ASSERT_TRUE(method.Build(&state).ok());
+  const torch::Tensor prototypes = ComputePrototypes(
+      state.support_embeddings, state.support_labels, /*num_classes=*/5);
+
+  const torch::Tensor few = torch::randn({64, 3}).t();
+  const torch::Tensor many = torch::randn({300, 64});
+  for (const torch::Tensor& queries : {few, many}) {
+    absl::StatusOr<torch::Tensor> scores = method.Score(state, queries);
+    ASSERT_TRUE(scores.ok()) << scores.status();
+    const torch::Tensor expected =
+        -(queries.unsqueeze(1) - prototypes.unsqueeze(0)).pow(2).sum(2);
+    EXPECT_TRUE(torch::allclose(*scores, expected, /*rtol=*/1e-4,
+                                /*atol=*/1e-3))
+        << "queries " << queries.size(0);
+  }
 }
 
 TEST(PrototypicalTest, BuildRejectsClassWithoutExamples) {
@@ -79,27 +104,21 @@ TEST(PrototypicalTest, BuildRejectsClassWithoutExamples) {
 TEST(PrototypicalTest, ScoreNeedsBuiltStateAndMatchingWidth) {
   AdaptationState state;
   state.labels = {"a", "b"};
-  EXPECT_EQ(PrototypicalMethod()
-                .Score(state, torch::zeros({1, 2}))
-                .status()
-                .code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(
+      PrototypicalMethod().Score(state, torch::zeros({1, 2})).status().code(),
+      absl::StatusCode::kFailedPrecondition);
 
   state.support_embeddings = torch::tensor({{0.0f, 1.0f}, {3.0f, 1.0f}});
   state.support_labels = torch::tensor({0, 1}, torch::kInt64);
   ASSERT_TRUE(PrototypicalMethod().Build(&state).ok());
-  EXPECT_EQ(PrototypicalMethod()
-                .Score(state, torch::zeros({1, 3}))
-                .status()
-                .code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      PrototypicalMethod().Score(state, torch::zeros({1, 3})).status().code(),
+      absl::StatusCode::kInvalidArgument);
 }
 
 TEST(PrototypicalTest, GradientsFlowThroughTheLoss) {
-  const torch::Tensor embeddings =
-      torch::randn({6, 4}, torch::requires_grad());
-  const torch::Tensor labels = torch::tensor({0, 0, 1, 1, 2, 2},
-                                             torch::kInt64);
+  const torch::Tensor embeddings = torch::randn({6, 4}, torch::requires_grad());
+  const torch::Tensor labels = torch::tensor({0, 0, 1, 1, 2, 2}, torch::kInt64);
   const torch::Tensor prototypes = ComputePrototypes(embeddings, labels, 3);
   const torch::Tensor loss = PrototypicalLogits(embeddings, prototypes).sum();
   loss.backward();
