@@ -5,7 +5,9 @@
 #      over a sweep of batch sizes and LibTorch thread counts, before and
 #      after the server runs (the faster of the two is the limit);
 #   2. Adapt (the 5-way 5-shot example support set, 25 images) p50/p99 at
-#      concurrency 1;
+#      concurrency 1, in ADAPT_ROUNDS rounds that each time the raw forward
+#      of 25 images first, so that a machine whose speed drifts during the
+#      run (shared hosts do) moves both sides of each round's ratio alike;
 #   3. Predict throughput and p99 at concurrency 1, 8, 32, 128;
 #   4. the ratios server/raw, and a 2x overload run (fixed rate, twice the
 #      measured Predict capacity) that must answer the excess with
@@ -24,7 +26,7 @@
 #
 # Environment (defaults in brackets): BUILD_DIR [build], OUT_DIR [reports],
 # NAME [serving], MODEL_DIR [models/omniglot-conv4], SECONDS_PER_LEVEL [5],
-# ADAPT_CALLS [300], LEVELS [1,8,32,128], QUERIES ["1 10"] (queries per
+# ADAPT_CALLS [300], ADAPT_ROUNDS [5], LEVELS [1,8,32,128], QUERIES ["1 10"] (queries per
 # Predict call, one sweep each), INPUTS ["tensor png"] (the targets use the
 # first input kind with the first query count),
 # RAW_THREADS [1,2], RAW_BATCHES [1,2,4,8,16,25,32,64,128,256],
@@ -39,6 +41,7 @@ NAME="${NAME:-serving}"
 MODEL_DIR="${MODEL_DIR:-models/omniglot-conv4}"
 SECONDS_PER_LEVEL="${SECONDS_PER_LEVEL:-5}"
 ADAPT_CALLS="${ADAPT_CALLS:-300}"
+ADAPT_ROUNDS="${ADAPT_ROUNDS:-5}"
 LEVELS="${LEVELS:-1,8,32,128}"
 QUERIES="${QUERIES:-1 10}"
 INPUTS="${INPUTS:-tensor png}"
@@ -47,13 +50,19 @@ RAW_BATCHES="${RAW_BATCHES:-1,2,4,8,16,25,32,64,128,256}"
 OVERLOAD_CONCURRENCY="${OVERLOAD_CONCURRENCY:-256}"
 SUPPORT=examples/omniglot/support
 QUERY_DIR=examples/omniglot/queries
+if ! [[ "$ADAPT_ROUNDS" =~ ^[1-9][0-9]*$ ]] ||
+    ((ADAPT_CALLS / ADAPT_ROUNDS < 1)); then
+  echo "bench-serving: ADAPT_ROUNDS is '$ADAPT_ROUNDS'; expected 1 to" \
+    "ADAPT_CALLS ($ADAPT_CALLS)" >&2
+  exit 2
+fi
 # Seconds to wait for the server to listen, and for any one step.
 STARTUP_TIMEOUT=60
 STEP_TIMEOUT=300
 
 command_line="$(printf '%q ' "$0" "$@")"
-for variable in BUILD_DIR NAME SECONDS_PER_LEVEL ADAPT_CALLS LEVELS QUERIES \
-    INPUTS RAW_THREADS RAW_BATCHES OVERLOAD_CONCURRENCY; do
+for variable in BUILD_DIR NAME SECONDS_PER_LEVEL ADAPT_CALLS ADAPT_ROUNDS \
+    LEVELS QUERIES INPUTS RAW_THREADS RAW_BATCHES OVERLOAD_CONCURRENCY; do
   command_line="$variable='${!variable}' $command_line"
 done
 
@@ -121,7 +130,23 @@ bench() {
     --format=json "$@" "$SUPPORT" "$QUERY_DIR"
 }
 
-# 2 and 3. Adapt at concurrency 1, then the Predict sweep, per input kind.
+# 2. The Adapt target: rounds of the raw forward of 25 images at the
+# server's intra-op threads (the server idle meanwhile), then a share of
+# the Adapt calls, first input kind.
+torch_threads="$(grep -m1 -oE '[0-9]+ torch threads' "$work_dir/server.log" |
+  grep -oE '^[0-9]+')"
+for round in $(seq 1 "$ADAPT_ROUNDS"); do
+  echo "== Adapt round $round of $ADAPT_ROUNDS: raw forward, then" \
+    "$((ADAPT_CALLS / ADAPT_ROUNDS)) calls" >&2
+  timeout "$STEP_TIMEOUT" "$bin/fewshot-bench-raw" --model_dir="$MODEL_DIR" \
+    --threads="$torch_threads" --batches=25 \
+    --json_out="$work_dir/round-raw-$round.json" >&2
+  bench --input="${INPUTS%% *}" --rpc=adapt --concurrency=1 \
+    --requests="$((ADAPT_CALLS / ADAPT_ROUNDS))" --warmup=10 \
+    >"$work_dir/round-adapt-$round.json"
+done
+
+# 3. Adapt over all its calls, then the Predict sweep, per input kind.
 for input in $INPUTS; do
   echo "== Adapt, $input, concurrency 1, $ADAPT_CALLS calls" >&2
   bench --input="$input" --rpc=adapt --concurrency=1 \
@@ -225,6 +250,7 @@ export BENCH_SERVER_LINE="$(grep -m1 'serving model' "$work_dir/server.log" |
   sed 's/^.*\] //')"
 export BENCH_SERVER_FLAGS="$*"
 export BENCH_COMMAND="$command_line"
+export BENCH_ADAPT_ROUNDS="$ADAPT_ROUNDS"
 
 # Compute the ratios, print the table and write the reports.
 mkdir -p "$OUT_DIR"
@@ -287,13 +313,30 @@ def row_at(rows, level):
     return next((r for r in rows if r["concurrency"] == level), None)
 
 
+# Each Adapt round against the raw forward timed just before it; the
+# target takes the median round.
+rounds = []
+for n in range(1, int(os.environ["BENCH_ADAPT_ROUNDS"]) + 1):
+    points = [p for p in load(f"round-raw-{n}.json")["points"]
+              if p["batch"] == 25]
+    raw_ms = min(p["median_ms"] for p in points)
+    adapt_ms = load(f"round-adapt-{n}.json")["results"][0]["p50_ms"]
+    calls = load(f"round-adapt-{n}.json")["results"][0]["ok"]
+    rounds.append({"round": n, "raw_ms": raw_ms, "adapt_p50_ms": adapt_ms,
+                   "calls": calls, "ratio": adapt_ms / raw_ms})
+median_round = sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]
+
 targets = []
-adapt_ratio = adapt[headline]["p50_ms"] / raw_adapt["median_ms"]
+adapt_ratio = median_round["ratio"]
+round_ratios = ", ".join(f"{r['ratio']:.2f}" for r in rounds)
 targets.append({
-    "target": f"Adapt p50 <= 1.3x raw forward of its {support} images",
-    "measured": f"{adapt[headline]['p50_ms']:.2f} ms vs "
-                f"{raw_adapt['median_ms']:.2f} ms = {adapt_ratio:.2f}x",
+    "target": "Adapt p50 <= 1.3x raw forward of its 25 images "
+              f"(median of {len(rounds)} interleaved rounds)",
+    "measured": f"{median_round['adapt_p50_ms']:.2f} ms vs "
+                f"{median_round['raw_ms']:.2f} ms = {adapt_ratio:.2f}x "
+                f"(rounds: {round_ratios})",
     "ratio": adapt_ratio, "limit": 1.3, "pass": adapt_ratio <= 1.3})
+whole_run_ratio = adapt[headline]["p50_ms"] / raw_adapt["median_ms"]
 c32 = row_at(headline_sweep, 32)
 if c32 is not None:
     ratio = c32["images_per_s"] / raw_best["images_per_s"]
@@ -347,6 +390,19 @@ lines += ["", f"Targets use examples sent as `{headline}` and Predict calls "
           f"of {query_counts[0]} quer"
           f"{'y' if query_counts[0] == '1' else 'ies'} (the first rows "
           "below). Server and client share the machine's cores.", "",
+          "## Adapt rounds (concurrency 1, 25 images)", "",
+          "Each round times the raw forward of 25 images (faster mode, "
+          f"{torch_threads} thread(s), server idle) and then "
+          f"{rounds[0]['calls']} Adapt calls.", "",
+          "| round | raw ms | Adapt p50 ms | ratio |",
+          "|---:|---:|---:|---:|"]
+lines += [f"| {r['round']} | {r['raw_ms']:.3f} | {r['adapt_p50_ms']:.2f} | "
+          f"{r['ratio']:.2f} |" for r in rounds]
+lines += ["", f"Over all {adapt[headline]['ok']} Adapt calls of the "
+          "server table below against the faster of the raw runs before "
+          f"and after the server (how runs 1-8 measured it): "
+          f"{adapt[headline]['p50_ms']:.2f} vs {raw_adapt['median_ms']:.2f} "
+          f"ms = {whole_run_ratio:.2f}x.", "",
           "## CPU per call (Predict, concurrency 32)", "",
           f"{cpu['calls']} calls in {cpu['elapsed_s']:.1f} s "
           f"({cpu['throughput']:.0f}/s): client {client_us:.0f} us and "
@@ -396,7 +452,8 @@ with open(out_stem + ".md", "w") as f:
 with open(out_stem + ".json", "w") as f:
     json.dump({"machine": machine, "server": {"workers": workers,
                "torch_threads": torch_threads}, "targets": targets,
-               "raw": raw, "adapt": adapt, "predict": predict,
+               "raw": raw, "adapt": adapt, "adapt_rounds": rounds,
+               "predict": predict,
                "overload": overload, "cpu_per_call": cpu}, f, indent=2)
     f.write("\n")
 PY

@@ -80,7 +80,11 @@ absl::StatusOr<torch::Tensor> EmbeddingBatcher::Embed(
   submission->enqueued = absl::Now();
   submission->deadline = deadline;
 
-  // Queue it, or refuse at once.
+  // Queue it, or refuse at once. With no delay to wait out, a submission
+  // that finds nothing queued and a batch slot free is a batch of its own
+  // already, so it goes to the pool directly instead of waking the
+  // dispatcher first.
+  bool runs_alone = false;
   {
     absl::MutexLock lock(&mutex_);
     if (stopping_) {
@@ -91,9 +95,17 @@ absl::StatusOr<torch::Tensor> EmbeddingBatcher::Embed(
           absl::StrCat("the encoder queue is full (", options_.queue_capacity,
                        " requests waiting); try again later"));
     }
-    queued_images_ += submission->images;
-    queue_.push_back(submission);
+    runs_alone = queue_.empty() &&
+                 options_.max_batch_delay == absl::ZeroDuration() &&
+                 inflight_batches_ < options_.max_inflight_batches;
+    if (runs_alone) {
+      ++inflight_batches_;
+    } else {
+      queued_images_ += submission->images;
+      queue_.push_back(submission);
+    }
   }
+  if (runs_alone) SubmitBatch({submission});
 
   // Wait, giving up when the deadline passes or the caller cancels.
   while (!submission->done.WaitForNotificationWithDeadline(
@@ -151,17 +163,20 @@ void EmbeddingBatcher::DispatchLoop() {
       ++inflight_batches_;
     }
 
-    // Run it on the pool; a refused batch fails its callers at once.
-    auto shared = std::make_shared<Batch>(std::move(batch));
-    const absl::Status submitted =
-        pool_->TrySubmit([this, shared] { RunBatch(std::move(*shared)); });
-    if (!submitted.ok()) {
-      for (const std::shared_ptr<Submission>& submission : *shared) {
-        submission->status = submitted;
-        submission->done.Notify();
-      }
-      BatchDone();
+    SubmitBatch(std::move(batch));
+  }
+}
+
+void EmbeddingBatcher::SubmitBatch(Batch batch) {
+  auto shared = std::make_shared<Batch>(std::move(batch));
+  const absl::Status submitted =
+      pool_->TrySubmit([this, shared] { RunBatch(std::move(*shared)); });
+  if (!submitted.ok()) {
+    for (const std::shared_ptr<Submission>& submission : *shared) {
+      submission->status = submitted;
+      submission->done.Notify();
     }
+    BatchDone();
   }
 }
 
@@ -220,6 +235,7 @@ void EmbeddingBatcher::RunBatch(Batch batch) {
   }
 
   // One forward pass over every caller's inputs.
+  const absl::Time forward_start = absl::Now();
   absl::StatusOr<torch::Tensor> embeddings;
   if (live.size() == 1) {
     embeddings = embed_(inputs.front());
@@ -228,7 +244,7 @@ void EmbeddingBatcher::RunBatch(Batch batch) {
         "batching", [&] { return torch::cat(inputs, /*dim=*/0); });
     embeddings = merged.ok() ? embed_(*merged) : merged.status();
   }
-  if (options_.on_batch) options_.on_batch(images);
+  if (options_.on_batch) options_.on_batch(images, absl::Now() - forward_start);
 
   // Hand each caller its own rows, copied out of a shared batch so that a
   // kept state does not pin (or serialise) the other callers' rows.

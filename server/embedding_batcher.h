@@ -2,7 +2,8 @@
 // [n, C, H, W], a dispatcher thread merges queued submissions into one
 // forward pass of at most max_batch_size images (or waits at most
 // max_batch_delay for more), runs it on the worker pool, and hands each
-// caller back its own rows of the embeddings.
+// caller back its own rows of the embeddings. With no delay set, a caller
+// that finds nothing queued and a batch slot free skips the dispatcher.
 //
 // Example:
 //   absl::StatusOr<std::unique_ptr<EmbeddingBatcher>> batcher =
@@ -44,8 +45,9 @@ struct EmbeddingBatcherOptions {
   // Batches handed to the pool at once; further submissions keep queueing
   // (and so form bigger batches) until one finishes.
   int max_inflight_batches = 2;
-  // Called with the images of every forward pass; may be empty.
-  std::function<void(int64_t)> on_batch;
+  // Called after every forward pass with its images and how long it took;
+  // may be empty.
+  std::function<void(int64_t images, absl::Duration forward)> on_batch;
 };
 
 // Thread-safe. The destructor calls Shutdown().
@@ -95,6 +97,10 @@ class EmbeddingBatcher {
   // Removes from the queue the next batch to run: up to max_batch_size
   // images, or one larger submission alone.
   Batch TakeBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+
+  // Hands `batch`, already counted in flight, to the pool; if the pool
+  // refuses it, its callers fail at once with the pool's status.
+  void SubmitBatch(Batch batch) ABSL_LOCKS_EXCLUDED(mutex_);
 
   // Runs `batch` through the encoder and hands out the rows. Runs on a
   // pool worker.

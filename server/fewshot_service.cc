@@ -120,8 +120,8 @@ absl::StatusOr<std::unique_ptr<FewShotService>> FewShotService::Create(
 
   // Put the batcher in front of the encoder.
   const core::Encoder* network = service->encoder_.get();
-  batching.on_batch = [metrics](int64_t images) {
-    metrics->RecordEncoderBatch(images);
+  batching.on_batch = [metrics](int64_t images, absl::Duration forward) {
+    metrics->RecordEncoderBatch(images, forward);
   };
   FEWSHOT_ASSIGN_OR_RETURN(service->batcher_,
                            EmbeddingBatcher::Create(
@@ -251,12 +251,12 @@ absl::Status FewShotService::DoAdapt(const grpc::ServerContext& context,
                       image_limits_));
   IndexedLabels labels = IndexSupportLabels(request.support());
 
-  // Embed through the batcher, then build the state on a worker.
+  // Embed through the batcher, then build the state.
   FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor embeddings,
                            EmbedForCall(context, std::move(inputs)));
   auto state = std::make_shared<core::AdaptationState>();
-  FEWSHOT_RETURN_IF_ERROR(RunForCall(
-      context, *pool_,
+  FEWSHOT_RETURN_IF_ERROR(RunMethodWork(
+      context, method,
       [this, &method, embeddings = std::move(embeddings),
        labels = std::move(labels), maml = ToMamlOptions(request.maml()),
        state]() mutable {
@@ -333,7 +333,7 @@ absl::Status FewShotService::DoClassify(const grpc::ServerContext& context,
   IndexedLabels labels = IndexSupportLabels(request.support());
 
   // One forward pass over support and queries through the batcher, then
-  // build and score on a worker. Nothing is kept.
+  // build and score. Nothing is kept.
   const int64_t support_count = support.size(0);
   FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor batch,
                            core::CallTorch("batching", [&] {
@@ -343,8 +343,8 @@ absl::Status FewShotService::DoClassify(const grpc::ServerContext& context,
                            EmbedForCall(context, std::move(batch)));
   auto state = std::make_shared<core::AdaptationState>();
   auto predictions = std::make_shared<std::vector<core::ClassPrediction>>();
-  FEWSHOT_RETURN_IF_ERROR(RunForCall(
-      context, *pool_,
+  FEWSHOT_RETURN_IF_ERROR(RunMethodWork(
+      context, method,
       [this, &method, support_count, embeddings = std::move(embeddings),
        labels = std::move(labels), maml = ToMamlOptions(request.maml()), state,
        predictions]() mutable -> absl::Status {
@@ -619,6 +619,13 @@ absl::StatusOr<torch::Tensor> FewShotService::EmbedForCall(
     const grpc::ServerContext& context, torch::Tensor inputs) {
   return batcher_->Embed(std::move(inputs), CallDeadline(context),
                          [&context] { return context.IsCancelled(); });
+}
+
+absl::Status FewShotService::RunMethodWork(
+    const grpc::ServerContext& context, const core::AdaptationMethod& method,
+    absl::AnyInvocable<absl::Status() &&> work) {
+  if (!method.BuildTrains()) return std::move(work)();
+  return RunForCall(context, *pool_, std::move(work));
 }
 
 void FewShotService::ReportStoreSize() {

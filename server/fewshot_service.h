@@ -1,8 +1,9 @@
 // The fewshot.v1.FewShot gRPC service. Handlers are thin: validate the
 // request, convert it to tensors on the calling thread, run the forward
 // pass through the embedding batcher (which merges concurrent calls' images
-// into one pass on the worker pool), run the method's building work on the
-// pool and its scoring on the calling thread, and reply. Edits of kept
+// into one pass on the worker pool), build and score with the method on
+// the calling thread (on the pool when building trains, as maml's does),
+// and reply. Edits of kept
 // adaptations (AddExamples, Feedback, Remove*) copy the state, change the
 // copy incrementally and store it with a revision check. Every call's
 // latency and status code are recorded in the metrics.
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/functional/any_invocable.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -167,6 +169,14 @@ class FewShotService final : public v1::FewShot::Service {
   // call's deadline and cancellation.
   absl::StatusOr<torch::Tensor> EmbedForCall(const grpc::ServerContext& context,
                                              torch::Tensor inputs);
+
+  // Runs `work`, which builds or scores with `method`: on this thread when
+  // that is a few tensor operations (like Predict's scoring), on the pool
+  // within the call's deadline and cancellation when the method trains
+  // (AdaptationMethod::BuildTrains), so that request threads never train.
+  absl::Status RunMethodWork(const grpc::ServerContext& context,
+                             const core::AdaptationMethod& method,
+                             absl::AnyInvocable<absl::Status() &&> work);
 
   // Sets the store's size gauges.
   void ReportStoreSize();

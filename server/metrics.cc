@@ -17,6 +17,15 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
   return *kBuckets;
 }
 
+// Encoder forward-pass buckets, in seconds: 0.1 ms to 1 s.
+const prometheus::Histogram::BucketBoundaries& ForwardBuckets() {
+  static const auto* const kBuckets =
+      new prometheus::Histogram::BucketBoundaries{
+          0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+          0.025,  0.05,    0.1,    0.25,  0.5,    1.0};
+  return *kBuckets;
+}
+
 // Images per encoder forward pass: 1 to 512.
 const prometheus::Histogram::BucketBoundaries& BatchSizeBuckets() {
   static const auto* const kBuckets =
@@ -138,6 +147,13 @@ ServerMetrics::ServerMetrics(const std::string& model_name,
                          "batcher merged concurrent calls.")
                      .Register(*registry_)
                      .Add({}, BatchSizeBuckets());
+  forward_duration_ = &prometheus::BuildHistogram()
+                           .Name("fewshot_encoder_forward_seconds")
+                           .Help(
+                               "Time of one encoder forward pass over a "
+                               "merged batch, in seconds.")
+                           .Register(*registry_)
+                           .Add({}, ForwardBuckets());
 
   // The model being served, as labels of a constant 1.
   prometheus::BuildGauge()
@@ -201,8 +217,9 @@ void ServerMetrics::RecordCallStarted() { calls_in_flight_.Increment(); }
 
 void ServerMetrics::RecordCallFinished() { calls_in_flight_.Decrement(); }
 
-void ServerMetrics::RecordEncoderBatch(int64_t images) {
+void ServerMetrics::RecordEncoderBatch(int64_t images, absl::Duration forward) {
   batch_size_->Observe(static_cast<double>(images));
+  forward_duration_->Observe(absl::ToDoubleSeconds(forward));
 }
 
 std::string ServerMetrics::Render() const {

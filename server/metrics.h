@@ -77,8 +77,8 @@ class ServerMetrics {
   // A call entered or left a gRPC handler.
   void RecordCallStarted();
   void RecordCallFinished();
-  // Observes the images of one encoder forward pass.
-  void RecordEncoderBatch(int64_t images);
+  // Observes the images and duration of one encoder forward pass.
+  void RecordEncoderBatch(int64_t images, absl::Duration forward);
 
   // The metrics in the Prometheus text exposition format.
   std::string Render() const;
@@ -99,6 +99,7 @@ class ServerMetrics {
   prometheus::Gauge& queue_depth_;
   prometheus::Gauge& calls_in_flight_;
   prometheus::Histogram* batch_size_ = nullptr;
+  prometheus::Histogram* forward_duration_ = nullptr;
 };
 
 }  // namespace fewshot::server

@@ -29,6 +29,11 @@ class AdaptationMethod {
   // labels. REQUIRES: every class index has at least one support row.
   virtual absl::Status Build(AdaptationState* state) const = 0;
 
+  // True when Build() takes gradient steps instead of a few tensor
+  // operations over the support embeddings, so that a server runs it on a
+  // worker rather than on the thread that serves the request.
+  virtual bool BuildTrains() const { return false; }
+
   // Updates `state->derived` after support rows [first_new_row, n) were
   // appended (their classes may be new, appended to `state->labels`).
   // Costs O(new rows), not O(all rows). REQUIRES: `state->derived` was

@@ -113,6 +113,7 @@ class MamlMethod final : public AdaptationMethod {
   const MamlHead& head() const { return head_; }
 
   absl::Status Build(AdaptationState* state) const override;
+  bool BuildTrains() const override { return true; }
   absl::Status Extend(AdaptationState* state,
                       int64_t first_new_row) const override;
   absl::Status Refit(AdaptationState* state,

@@ -152,6 +152,9 @@ TEST(ServerIntegrationTest, MetricsCountRequests) {
   EXPECT_EQ(SampleValue(after, "fewshot_adaptations_created_total"), 1);
   EXPECT_EQ(SampleValue(after, "fewshot_queries_predicted_total"), 1);
   EXPECT_EQ(SampleValue(after, "fewshot_cached_adaptations"), 1);
+  EXPECT_EQ(SampleValue(after, "fewshot_batch_size_count"), 2);
+  EXPECT_EQ(SampleValue(after, "fewshot_encoder_forward_seconds_count"), 2);
+  EXPECT_GT(SampleValue(after, "fewshot_encoder_forward_seconds_sum"), 0);
   EXPECT_THAT(after, HasSubstr("fewshot_model_info{"));
 }
 

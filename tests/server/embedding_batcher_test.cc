@@ -1,5 +1,6 @@
 // Tests the encoder batcher: merging, each caller's own rows, the delay
-// bound, cancellation, a full queue, and shutdown.
+// bound, the idle path's batch slots, cancellation, a full queue, and
+// shutdown.
 #include "server/embedding_batcher.h"
 
 #include <gmock/gmock.h>
@@ -234,6 +235,68 @@ TEST(EmbeddingBatcherTest, LargeSubmissionRunsAlone) {
   ASSERT_TRUE(rows.ok()) << rows.status();
   EXPECT_EQ(rows->size(0), 10);
   EXPECT_THAT(embed.sizes(), ::testing::ElementsAre(10));
+}
+
+TEST(EmbeddingBatcherTest, LoneCallRunsOnAWorkerNotTheCaller) {
+  std::unique_ptr<ThreadPool> pool = MakePool(1);
+  std::thread::id ran_on;
+  absl::StatusOr<std::unique_ptr<EmbeddingBatcher>> batcher =
+      EmbeddingBatcher::Create(
+          {},
+          [&](const torch::Tensor& batch) {
+            ran_on = std::this_thread::get_id();
+            return absl::StatusOr<torch::Tensor>(batch.flatten(1));
+          },
+          pool.get());
+  ASSERT_TRUE(batcher.ok()) << batcher.status();
+
+  absl::StatusOr<torch::Tensor> rows =
+      (*batcher)->Embed(Inputs(3, 0), absl::Now() + kLongWait, NotCancelled);
+
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  EXPECT_EQ(rows->size(0), 3);
+  EXPECT_NE(ran_on, std::this_thread::get_id());
+}
+
+TEST(EmbeddingBatcherTest, NeverRunsMoreBatchesAtOnceThanItsSlots) {
+  // Three workers but one batch slot: callers that find the batcher idle
+  // go straight to the pool, and must still take turns.
+  std::unique_ptr<ThreadPool> pool = MakePool(3);
+  std::atomic<int> running{0};
+  std::atomic<int> most_running{0};
+  std::atomic<int> batches{0};
+  absl::StatusOr<std::unique_ptr<EmbeddingBatcher>> batcher =
+      EmbeddingBatcher::Create(
+          {.max_batch_size = 1, .max_inflight_batches = 1},
+          [&](const torch::Tensor& batch) {
+            const int now = ++running;
+            int most = most_running.load();
+            while (now > most &&
+                   !most_running.compare_exchange_weak(most, now)) {
+            }
+            absl::SleepFor(absl::Milliseconds(1));
+            --running;
+            ++batches;
+            return absl::StatusOr<torch::Tensor>(batch.flatten(1));
+          },
+          pool.get());
+  ASSERT_TRUE(batcher.ok()) << batcher.status();
+
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 6; ++i) {
+    callers.emplace_back([&, i] {
+      for (int call = 0; call < 10; ++call) {
+        EXPECT_TRUE(
+            (*batcher)
+                ->Embed(Inputs(1, i), absl::Now() + kLongWait, NotCancelled)
+                .ok());
+      }
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+
+  EXPECT_EQ(batches.load(), 60);
+  EXPECT_EQ(most_running.load(), 1);
 }
 
 TEST(EmbeddingBatcherTest, CancelledCallIsDroppedBeforeItsBatchRuns) {
