@@ -26,9 +26,9 @@
 #
 # Environment (defaults in brackets): BUILD_DIR [build], OUT_DIR [reports],
 # NAME [serving], MODEL_DIR [models/omniglot-conv4], SECONDS_PER_LEVEL [5],
-# ADAPT_CALLS [300], ADAPT_ROUNDS [5], LEVELS [1,8,32,128], QUERIES ["1 10"] (queries per
-# Predict call, one sweep each), INPUTS ["tensor png"] (the targets use the
-# first input kind with the first query count),
+# ADAPT_CALLS [300], ADAPT_ROUNDS [5], LEVELS [1,8,32,128], QUERIES
+# ["1 10"] (queries per Predict call, one sweep each), INPUTS ["tensor
+# png"] (the targets use the first input kind with the first query count),
 # RAW_THREADS [1,2], RAW_BATCHES [1,2,4,8,16,25,32,64,128,256],
 # OVERLOAD_CONCURRENCY [256], BUILD [1] (0: do not build the three
 # binaries), FEWSHOT_JOBS [1].
@@ -318,19 +318,19 @@ def row_at(rows, level):
 rounds = []
 for n in range(1, int(os.environ["BENCH_ADAPT_ROUNDS"]) + 1):
     points = [p for p in load(f"round-raw-{n}.json")["points"]
-              if p["batch"] == 25]
+              if p["batch"] == support]
     raw_ms = min(p["median_ms"] for p in points)
-    adapt_ms = load(f"round-adapt-{n}.json")["results"][0]["p50_ms"]
-    calls = load(f"round-adapt-{n}.json")["results"][0]["ok"]
-    rounds.append({"round": n, "raw_ms": raw_ms, "adapt_p50_ms": adapt_ms,
-                   "calls": calls, "ratio": adapt_ms / raw_ms})
+    calls = load(f"round-adapt-{n}.json")["results"][0]
+    rounds.append({"round": n, "raw_ms": raw_ms,
+                   "adapt_p50_ms": calls["p50_ms"], "calls": calls["ok"],
+                   "ratio": calls["p50_ms"] / raw_ms})
 median_round = sorted(rounds, key=lambda r: r["ratio"])[len(rounds) // 2]
 
 targets = []
 adapt_ratio = median_round["ratio"]
 round_ratios = ", ".join(f"{r['ratio']:.2f}" for r in rounds)
 targets.append({
-    "target": "Adapt p50 <= 1.3x raw forward of its 25 images "
+    "target": f"Adapt p50 <= 1.3x raw forward of its {support} images "
               f"(median of {len(rounds)} interleaved rounds)",
     "measured": f"{median_round['adapt_p50_ms']:.2f} ms vs "
                 f"{median_round['raw_ms']:.2f} ms = {adapt_ratio:.2f}x "
@@ -390,8 +390,8 @@ lines += ["", f"Targets use examples sent as `{headline}` and Predict calls "
           f"of {query_counts[0]} quer"
           f"{'y' if query_counts[0] == '1' else 'ies'} (the first rows "
           "below). Server and client share the machine's cores.", "",
-          "## Adapt rounds (concurrency 1, 25 images)", "",
-          "Each round times the raw forward of 25 images (faster mode, "
+          f"## Adapt rounds (concurrency 1, {support} images)", "",
+          f"Each round times the raw forward of {support} images (faster mode, "
           f"{torch_threads} thread(s), server idle) and then "
           f"{rounds[0]['calls']} Adapt calls.", "",
           "| round | raw ms | Adapt p50 ms | ratio |",

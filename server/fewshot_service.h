@@ -3,10 +3,10 @@
 // pass through the embedding batcher (which merges concurrent calls' images
 // into one pass on the worker pool), build and score with the method on
 // the calling thread (on the pool when building trains, as maml's does),
-// and reply. Edits of kept
-// adaptations (AddExamples, Feedback, Remove*) copy the state, change the
-// copy incrementally and store it with a revision check. Every call's
-// latency and status code are recorded in the metrics.
+// and reply. Edits of kept adaptations (AddExamples, Feedback, Remove*)
+// copy the state, change the copy incrementally and store it with a
+// revision check. Every call's latency and status code are recorded in the
+// metrics.
 //
 // Example:
 //   absl::StatusOr<std::unique_ptr<FewShotService>> service =
