@@ -6,18 +6,25 @@
 // the head added (other heads are kept).
 //
 //   fewshot-train --output=models/omniglot-conv4 --episodes=3000
+//   fewshot-train --init_from=models/omniglot-conv4 --validation_classes=100
+//       --shots=1 --episodes=2000 --lr=6.25e-5 --seed=2
+//       --output=.cache/finished   (one command)
 //   fewshot-train --method=maml --base_model=models/omniglot-conv4
 //       --ways=5 --shots=1 --queries=15 --episodes=2000
 //       --validation_classes=100   (one command)
 #include <algorithm>
 #include <iostream>
+#include <optional>
 #include <string>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/adapt/prototypical.h"
@@ -72,6 +79,13 @@ ABSL_FLAG(std::string, checkpoint_dir, "",
           "Checkpoint folder (default: <cache_dir>/checkpoints/<name>)");
 ABSL_FLAG(int64_t, checkpoint_every, 250, "Episodes between checkpoints");
 ABSL_FLAG(bool, resume, false, "Continue from the checkpoint, if any");
+ABSL_FLAG(std::string, init_from, "",
+          "protonet: start from this bundle's encoder instead of random "
+          "weights, with a fresh optimiser (e.g. to finish with episodes of "
+          "another shape). Its protocol, --split_seed and "
+          "--validation_classes must be this run's; the new "
+          "bundle's training time, episodes and command include the base "
+          "bundle's. Use a new --seed so that the episodes differ");
 ABSL_FLAG(int, threads, 2, "LibTorch intra-op threads");
 
 namespace fewshot::tools {
@@ -99,10 +113,72 @@ absl::StatusOr<core::ImageDataset> LoadRole(
   return set;
 }
 
+// The value that the recorded training `command` gave flag --`name`
+// (its last one), or the flag's default when the command did not set it.
+std::string RecordedFlag(const std::string& command, absl::string_view name) {
+  const std::string option = absl::StrCat("--", name);
+  std::string value = absl::FindCommandLineFlag(name)->DefaultValue();
+  const std::vector<absl::string_view> words =
+      absl::StrSplit(command, ' ', absl::SkipEmpty());
+  for (size_t i = 0; i < words.size(); ++i) {
+    absl::string_view word = words[i];
+    if (word == option && i + 1 < words.size()) {
+      value = std::string(words[i + 1]);
+    } else if (absl::ConsumePrefix(&word, option + "=")) {
+      value = std::string(word);
+    }
+  }
+  return value;
+}
+
+// Loads --init_from's bundle, or returns nullopt when the flag is empty.
+// Fails when the bundle cannot be read or was trained on other classes
+// than this run's: another protocol, split seed or number of validation
+// classes would let its weights have seen this run's test or validation
+// classes. (Bundles record those two flags only in their command.)
+absl::StatusOr<std::optional<core::ModelBundle>> LoadInitialBundle(
+    const core::ProtocolOptions& protocol) {
+  const std::string path = absl::GetFlag(FLAGS_init_from);
+  if (path.empty()) return std::nullopt;
+  FEWSHOT_ASSIGN_OR_RETURN(core::ModelBundle bundle,
+                           core::LoadModelBundle(path));
+  const std::string split =
+      core::ProtocolSplitName(protocol, core::DataRole::kTrain);
+  if (bundle.metadata.training_split != split) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--init_from=%s was trained on %s, this run trains on %s; start "
+        "from a bundle of the same protocol",
+        path, bundle.metadata.training_split, split));
+  }
+  for (const absl::string_view name : {"split_seed", "validation_classes"}) {
+    const std::string recorded =
+        RecordedFlag(bundle.metadata.training_command, name);
+    const std::string current = absl::FindCommandLineFlag(name)->CurrentValue();
+    if (recorded != current) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--init_from=%s was trained with --%s=%s, this run has --%s=%s; "
+          "use the base bundle's value so that the classes it trained on "
+          "stay out of this run's test and validation classes",
+          path, name, recorded, name, current));
+    }
+  }
+  return bundle;
+}
+
 // Trains the encoder with Prototypical Networks and writes a new bundle.
 int TrainEncoder(const std::string& command,
                  const core::ProtocolOptions& protocol,
-                 const core::OmniglotOptions& data) {
+                 core::OmniglotOptions data) {
+  absl::StatusOr<std::optional<core::ModelBundle>> initial =
+      LoadInitialBundle(protocol);
+  if (!initial.ok()) {
+    std::cerr << "fewshot-train: " << initial.status() << "\n";
+    return absl::IsInvalidArgument(initial.status()) ? 2 : 1;
+  }
+  if (initial->has_value()) {
+    data.preprocessing = (*initial)->metadata.preprocessing;
+  }
+
   // Join the data-parallel workers when --world_size is above 1.
   absl::StatusOr<std::unique_ptr<core::GradientAverager>> averager =
       GradientAveragerFromFlags();
@@ -138,6 +214,10 @@ int TrainEncoder(const std::string& command,
   options.resume = absl::GetFlag(FLAGS_resume);
   options.preprocessing = data.preprocessing;
   options.averager = averager->get();
+  if (initial->has_value()) {
+    options.encoder = (*initial)->metadata.encoder;
+    options.initial_encoder = (*initial)->encoder;
+  }
 
   ProgressBar bar(options.episodes);
   core::MetaTrainer trainer(&*train_set, options);
@@ -184,6 +264,13 @@ int TrainEncoder(const std::string& command,
   metadata.training_command = command;
   metadata.training_episodes = result->episodes * world_size;
   metadata.training_seconds = result->seconds;
+  if (initial->has_value()) {
+    const core::BundleMetadata& base = (*initial)->metadata;
+    metadata.training_command =
+        absl::StrCat(base.training_command, " ; then: ", command);
+    metadata.training_episodes += base.training_episodes;
+    metadata.training_seconds += base.training_seconds;
+  }
   const std::string output = absl::GetFlag(FLAGS_output).empty()
                                  ? "models/omniglot-conv4"
                                  : absl::GetFlag(FLAGS_output);
@@ -195,9 +282,15 @@ int TrainEncoder(const std::string& command,
   std::cout << absl::StrFormat(
       "trained %d episodes in %s (%.1f s); running accuracy %.2f%%; "
       "bundle %s version %s\n",
-      metadata.training_episodes, FormatDuration(result->seconds),
+      result->episodes * world_size, FormatDuration(result->seconds),
       result->seconds, 100 * result->final_running_accuracy, output,
       metadata.version);
+  if (initial->has_value()) {
+    std::cout << absl::StrFormat(
+        "with the base bundle's training: %d episodes in %s (%.1f s)\n",
+        metadata.training_episodes, FormatDuration(metadata.training_seconds),
+        metadata.training_seconds);
+  }
   return 0;
 }
 

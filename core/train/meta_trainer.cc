@@ -31,6 +31,42 @@ Conv4 SeededEncoder(const MetaTrainerOptions& options) {
   return Conv4(options.encoder);
 }
 
+// Copies the parameters and buffers of `from` into `to`. Returns
+// INVALID_ARGUMENT when the two networks differ in their layers' shapes.
+absl::Status CopyWeights(const Conv4& from, Conv4& to) {
+  const auto source_parameters = from->named_parameters();
+  const auto source_buffers = from->named_buffers();
+  const auto target_parameters = to->named_parameters();
+  const auto target_buffers = to->named_buffers();
+  const bool same_layout =
+      source_parameters.size() == target_parameters.size() &&
+      source_buffers.size() == target_buffers.size();
+  auto mismatch = [&](const std::string& name) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the initial encoder (", from->options().hidden_channels, " channels, ",
+        from->options().blocks,
+        " blocks) does not fit the encoder being trained (",
+        to->options().hidden_channels, " channels, ", to->options().blocks,
+        " blocks)", name.empty() ? "" : "; first difference at ", name));
+  };
+  if (!same_layout) return mismatch("");
+
+  torch::NoGradGuard no_grad;
+  auto copy_each = [&](const auto& sources,
+                       const auto& targets) -> absl::Status {
+    for (const auto& item : targets) {
+      const torch::Tensor* source = sources.find(item.key());
+      if (source == nullptr || !source->sizes().equals(item.value().sizes())) {
+        return mismatch(item.key());
+      }
+      item.value().copy_(*source);
+    }
+    return absl::OkStatus();
+  };
+  FEWSHOT_RETURN_IF_ERROR(copy_each(source_parameters, target_parameters));
+  return copy_each(source_buffers, target_buffers);
+}
+
 constexpr char kEncoderFile[] = "encoder.pt";
 constexpr char kOptimizerFile[] = "optimizer.pt";
 constexpr char kProgressFile[] = "progress.txt";
@@ -227,9 +263,13 @@ absl::StatusOr<TrainingResult> MetaTrainer::Run(
     FEWSHOT_RETURN_IF_ERROR(CheckSameOptions(*averager, options_));
   }
 
-  // Build the model, then resume if asked and possible (rank 0 only; it
-  // gives its starting point to the other workers).
+  // Build the model from the initial weights or the seed, then resume if
+  // asked and possible (rank 0 only; it gives its starting point to the
+  // other workers).
   Conv4 encoder = SeededEncoder(options_);
+  if (options_.initial_encoder) {
+    FEWSHOT_RETURN_IF_ERROR(CopyWeights(options_.initial_encoder, encoder));
+  }
   encoder->train();
   torch::optim::Adam optimizer(
       encoder->parameters(), torch::optim::AdamOptions(options_.learning_rate));

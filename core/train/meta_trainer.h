@@ -1,7 +1,8 @@
 // Episodic meta-training of the Conv-4 encoder with the Prototypical
 // Networks loss, with step-decayed Adam, periodic checkpoints and exact
-// resume (episode i always draws the same episode), in one process or
-// data-parallel over several (see GradientAverager).
+// resume (episode i always draws the same episode), from random weights
+// or an earlier run's, in one process or data-parallel over several (see
+// GradientAverager).
 #ifndef FEWSHOT_CORE_TRAIN_META_TRAINER_H_
 #define FEWSHOT_CORE_TRAIN_META_TRAINER_H_
 
@@ -33,6 +34,11 @@ struct MetaTrainerOptions {
   int64_t checkpoint_every = 500;
   // Continue from the checkpoint in checkpoint_dir, if there is one.
   bool resume = false;
+  // Start from a copy of these weights (an earlier run's encoder, same
+  // size as `encoder`) with a fresh optimiser, instead of seeded random
+  // ones. A checkpoint found by `resume` takes precedence. With several
+  // workers, rank 0's starting point is the one every worker takes.
+  Conv4 initial_encoder{nullptr};
   Conv4Options encoder;
   Preprocessing preprocessing;
   // Data-parallel training: null trains in this process alone. Otherwise
@@ -70,7 +76,8 @@ class MetaTrainer {
   MetaTrainer(const ImageDataset* train_set, MetaTrainerOptions options);
 
   // Trains to options.episodes, calling `progress` (may be empty) after
-  // every step. Returns INVALID_ARGUMENT for an impossible episode shape,
+  // every step. Returns INVALID_ARGUMENT for an impossible episode shape
+  // or an initial encoder of another size,
   // INTERNAL when the loss stops being finite, FAILED_PRECONDITION when
   // data-parallel workers run different options, and the averager's
   // errors (DEADLINE_EXCEEDED, UNAVAILABLE) when a worker stalls or

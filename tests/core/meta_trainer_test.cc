@@ -1,7 +1,7 @@
 // Tests meta-training on a tiny synthetic data set: the loss falls,
-// checkpoints resume exactly, and bad options are refused; alone and with
-// two data-parallel workers (threads with their own c10d process groups
-// over loopback TCP).
+// checkpoints resume exactly, training can start from earlier weights, and
+// bad options are refused; alone and with two data-parallel workers
+// (threads with their own c10d process groups over loopback TCP).
 #include "core/train/meta_trainer.h"
 
 #include <gtest/gtest.h>
@@ -157,6 +157,65 @@ TEST(MetaTrainerTest, ResumeReproducesAnUninterruptedRun) {
         << item.key();
   }
   std::filesystem::remove_all(interrupted.checkpoint_dir);
+}
+
+TEST(MetaTrainerTest, StartsFromACopyOfTheInitialEncoder) {
+  const ImageDataset dataset = MakePatternDataset(10, 8);
+  MetaTrainerOptions first = SmallOptions();
+  first.episodes = 6;
+  absl::StatusOr<TrainingResult> earlier = MetaTrainer(&dataset, first).Run();
+  ASSERT_TRUE(earlier.ok()) << earlier.status();
+  std::vector<torch::Tensor> before;
+  for (const torch::Tensor& p : earlier->encoder->parameters()) {
+    before.push_back(p.clone());
+  }
+
+  // A step far too small to move the weights: the result is the initial
+  // encoder's weights, not the seed's.
+  MetaTrainerOptions still = SmallOptions();
+  still.seed = 2;
+  still.episodes = 1;
+  still.learning_rate = 1e-20;
+  still.initial_encoder = earlier->encoder;
+  absl::StatusOr<TrainingResult> kept = MetaTrainer(&dataset, still).Run();
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  MetaTrainerOptions fresh_options = still;
+  fresh_options.initial_encoder = nullptr;
+  absl::StatusOr<TrainingResult> fresh =
+      MetaTrainer(&dataset, fresh_options).Run();
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  const auto earlier_parameters = earlier->encoder->named_parameters();
+  const auto fresh_parameters = fresh->encoder->named_parameters();
+  for (const auto& item : kept->encoder->named_parameters()) {
+    EXPECT_TRUE(torch::allclose(item.value(), earlier_parameters[item.key()],
+                                /*rtol=*/0, /*atol=*/1e-12))
+        << item.key();
+    EXPECT_FALSE(torch::allclose(item.value(), fresh_parameters[item.key()]))
+        << item.key();
+  }
+
+  // Real training moves the copy, never the initial encoder itself.
+  MetaTrainerOptions moving = still;
+  moving.learning_rate = 1e-3;
+  moving.episodes = 3;
+  absl::StatusOr<TrainingResult> moved = MetaTrainer(&dataset, moving).Run();
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_FALSE(torch::equal(moved->encoder->parameters()[0], before[0]));
+  const std::vector<torch::Tensor> after = earlier->encoder->parameters();
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < before.size(); ++i) {
+    EXPECT_TRUE(torch::equal(after[i], before[i])) << i;
+  }
+}
+
+TEST(MetaTrainerTest, RefusesAnInitialEncoderOfAnotherSize) {
+  const ImageDataset dataset = MakePatternDataset(10, 8);
+  MetaTrainerOptions options = SmallOptions();
+  options.initial_encoder = Conv4(Conv4Options{.hidden_channels = 16});
+  absl::StatusOr<TrainingResult> result = MetaTrainer(&dataset, options).Run();
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(result.status().message().find("16 channels"), std::string::npos)
+      << result.status();
 }
 
 TEST(MetaTrainerTest, TwoWorkersKeepIdenticalWeightsAndLearn) {
