@@ -233,6 +233,12 @@ v1::GetModelInfoResponse ToModelInfo(const core::BundleMetadata& metadata,
   info.set_model_version(metadata.version);
   info.set_embedding_size(static_cast<int32_t>(metadata.embedding_size));
   info.set_training_split(metadata.training_split);
+  if (metadata.training_split_seed.has_value()) {
+    info.set_training_split_seed(*metadata.training_split_seed);
+  }
+  if (metadata.training_validation_classes.has_value()) {
+    info.set_training_validation_classes(*metadata.training_validation_classes);
+  }
 
   // How images become model input.
   const core::Preprocessing& preprocessing = metadata.preprocessing;

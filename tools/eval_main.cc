@@ -1,5 +1,6 @@
 // fewshot-eval: measures a bundle's N-way K-shot accuracy on Omniglot
-// classes never seen in training, with a 95% confidence interval and
+// classes never seen in training (the test classes, or for model selection
+// the validation classes), with a 95% confidence interval and
 // per-episode latency, for one or more methods; optionally within one
 // alphabet, with calibration (temperature fitted on validation classes)
 // and open-set rejection; in process or through a running server's gRPC
@@ -35,6 +36,7 @@
 #include "core/adapt/method_registry.h"
 #include "core/adapt/temperature_schedule.h"
 #include "core/bundle/model_bundle.h"
+#include "core/bundle/training_split_check.h"
 #include "core/data/episodic_sampler.h"
 #include "core/data/omniglot_protocol.h"
 #include "core/eval/calibration.h"
@@ -58,6 +60,10 @@ ABSL_FLAG(std::string, shapes, "5x1,5x5,20x1,20x5",
 ABSL_FLAG(std::string, within_alphabet_shapes, "",
           "WAYSxSHOTS shapes whose episodes take every class from one "
           "alphabet, e.g. 20x1; reported separately");
+ABSL_FLAG(std::string, classes, "test",
+          "Classes the episodes are drawn from: test, or validation (the "
+          "--validation_classes set aside from training, for choosing between "
+          "models without looking at test figures)");
 ABSL_FLAG(int, queries, 15, "Query examples per class");
 ABSL_FLAG(int, episodes, 1000, "Episodes per shape");
 ABSL_FLAG(uint64_t, seed, 2024, "Episode seed");
@@ -195,6 +201,10 @@ struct Setup {
   // The temperatures each method serves, in the order of `methods`.
   std::vector<core::TemperatureSchedule> temperatures;
   core::Preprocessing preprocessing;
+  // The training split fields of the model's bundle (over gRPC, as the
+  // server reports them), and where the model came from, for messages.
+  core::BundleMetadata trained_on;
+  std::string source;
 };
 
 // In process: the bundle, its encoder and every method asked for.
@@ -207,6 +217,8 @@ absl::StatusOr<Setup> SetUpInProcess(const std::vector<std::string>& wanted) {
   setup.report.model_version = bundle.metadata.version;
   setup.report.target = "in-process";
   setup.preprocessing = bundle.metadata.preprocessing;
+  setup.trained_on = bundle.metadata;
+  setup.source = "--model_dir=" + absl::GetFlag(FLAGS_model_dir);
   auto methods = std::make_shared<
       std::map<std::string, std::unique_ptr<core::AdaptationMethod>>>();
   const std::vector<std::string> offered = bundle.metadata.MethodNames();
@@ -259,6 +271,15 @@ absl::StatusOr<Setup> SetUpOverGrpc(const std::vector<std::string>& wanted) {
   setup.report.model_name = info.model_name();
   setup.report.model_version = info.model_version();
   setup.report.target = "grpc://" + target;
+  setup.trained_on.training_split = info.training_split();
+  if (info.has_training_split_seed()) {
+    setup.trained_on.training_split_seed = info.training_split_seed();
+  }
+  if (info.has_training_validation_classes()) {
+    setup.trained_on.training_validation_classes =
+        info.training_validation_classes();
+  }
+  setup.source = "--server=" + target;
   FEWSHOT_ASSIGN_OR_RETURN(setup.preprocessing, PreprocessingOfServer(*client));
   for (const std::string& name : wanted) {
     setup.methods.push_back(name);
@@ -381,11 +402,11 @@ absl::Status CheckShapes(const std::vector<Job>& jobs,
   return absl::OkStatus();
 }
 
-// Runs `job` for method `m` on the test classes and, when `validation` is
+// Runs `job` for method `m` on the evaluated classes and, when `validation` is
 // given, calibrates on it (validation runs kept in `runs`).
 absl::StatusOr<ShapeFigures> MeasureShape(const Setup& setup, size_t m,
                                           const Job& job,
-                                          const core::ImageDataset& test_set,
+                                          const core::ImageDataset& eval_set,
                                           const core::ImageDataset* validation,
                                           ValidationRuns* runs) {
   const std::string& method_name = setup.method_names[m];
@@ -394,13 +415,13 @@ absl::StatusOr<ShapeFigures> MeasureShape(const Setup& setup, size_t m,
   options.episodes = absl::GetFlag(FLAGS_episodes);
   options.seed = setup.report.seed;
   options.keep_scores = validation != nullptr;
-  if (job.within_alphabet) options.sampler = WithinAlphabet(test_set);
+  if (job.within_alphabet) options.sampler = WithinAlphabet(eval_set);
   const std::string what = absl::StrFormat(
       "%s %d-way %d-shot%s", method_name, job.shape.ways, job.shape.shots,
       job.within_alphabet ? " within alphabet" : "");
   FEWSHOT_ASSIGN_OR_RETURN(
       core::EvaluationResult result,
-      RunWithProgress(setup.run, setup.methods[m], test_set, options, what));
+      RunWithProgress(setup.run, setup.methods[m], eval_set, options, what));
 
   ShapeFigures figures;
   figures.method = method_name;
@@ -437,10 +458,10 @@ absl::StatusOr<ShapeFigures> MeasureShape(const Setup& setup, size_t m,
 }
 
 // Open-set rejection of method `m`: episodes of `shape` whose queries also
-// come from --unknown_ways test classes outside the support set.
+// come from --unknown_ways evaluated classes outside the support set.
 absl::StatusOr<OpenSetFigures> MeasureOpenSetShape(
     const Setup& setup, size_t m, const core::EpisodeShape& shape,
-    const core::ImageDataset& test_set, const std::vector<double>& thresholds) {
+    const core::ImageDataset& eval_set, const std::vector<double>& thresholds) {
   core::EvaluationOptions options;
   options.shape = shape;
   options.episodes = absl::GetFlag(FLAGS_episodes);
@@ -451,7 +472,7 @@ absl::StatusOr<OpenSetFigures> MeasureOpenSetShape(
                       shape.ways, shape.shots, options.unknown_ways);
   FEWSHOT_ASSIGN_OR_RETURN(
       core::EvaluationResult result,
-      RunWithProgress(setup.run, setup.methods[m], test_set, options, what));
+      RunWithProgress(setup.run, setup.methods[m], eval_set, options, what));
 
   OpenSetFigures figures;
   figures.method = setup.method_names[m];
@@ -525,8 +546,8 @@ absl::Status RecordInBundle(const EvaluationReport& report) {
   for (const ShapeFigures& figures : report.results) {
     const core::AccuracyRecord record{
         figures.method,
-        figures.within_alphabet ? report.test_split + "/within-alphabet"
-                                : report.test_split,
+        figures.within_alphabet ? report.evaluated_split + "/within-alphabet"
+                                : report.evaluated_split,
         figures.ways,
         figures.shots,
         figures.queries,
@@ -547,6 +568,32 @@ absl::Status RecordInBundle(const EvaluationReport& report) {
   FEWSHOT_RETURN_IF_ERROR(core::WriteBundleMetadata(metadata, model_dir));
   std::cout << "recorded in " << model_dir << "/bundle.json\n";
   return absl::OkStatus();
+}
+
+// The classes --classes names. Validation classes only serve to compare
+// models: their figures are never recorded and calibration needs them
+// unseen.
+absl::StatusOr<core::DataRole> EvaluatedRoleFromFlags(
+    const core::ProtocolOptions& protocol) {
+  const std::string classes = absl::GetFlag(FLAGS_classes);
+  if (classes == "test") return core::DataRole::kTest;
+  if (classes != "validation") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--classes=", classes, " is unknown: use test or validation"));
+  }
+  if (protocol.validation_classes < 1) {
+    return absl::InvalidArgumentError(
+        "--classes=validation needs --validation_classes above 0 (with the "
+        "--protocol and --split_seed the model was trained with)");
+  }
+  if (absl::GetFlag(FLAGS_record) || absl::GetFlag(FLAGS_calibrate) ||
+      absl::GetFlag(FLAGS_save_temperatures)) {
+    return absl::InvalidArgumentError(
+        "--classes=validation measures for model selection only: drop "
+        "--record, --calibrate and --save_temperatures, which record test "
+        "figures and fit temperatures on the validation classes");
+  }
+  return core::DataRole::kValidation;
 }
 
 absl::Status Evaluate(int argc, char** argv) {
@@ -575,6 +622,8 @@ absl::Status Evaluate(int argc, char** argv) {
       ParseThresholds(absl::GetFlag(FLAGS_open_set_thresholds)));
   FEWSHOT_ASSIGN_OR_RETURN(core::ProtocolOptions protocol,
                            ProtocolOptionsFromFlags());
+  FEWSHOT_ASSIGN_OR_RETURN(const core::DataRole evaluated_role,
+                           EvaluatedRoleFromFlags(protocol));
   const bool calibrate = absl::GetFlag(FLAGS_calibrate);
   const bool save_temperatures = absl::GetFlag(FLAGS_save_temperatures);
   if ((calibrate || save_temperatures) && protocol.validation_classes < 1) {
@@ -601,20 +650,31 @@ absl::Status Evaluate(int argc, char** argv) {
   // Set up the model and the data.
   FEWSHOT_ASSIGN_OR_RETURN(
       Setup setup, remote ? SetUpOverGrpc(wanted) : SetUpInProcess(wanted));
+  const core::HeldOutUse use =
+      calibrate || save_temperatures ||
+              evaluated_role == core::DataRole::kValidation
+          ? core::HeldOutUse::kTestAndValidation
+          : core::HeldOutUse::kTestOnly;
+  const absl::Status split =
+      core::CheckTrainingSplit(setup.trained_on, protocol, use);
+  if (!split.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(setup.source, ": ", split.message()));
+  }
   EvaluationReport& report = setup.report;
   report.command = CommandLine(argc, argv);
   report.started_at =
       absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone());
   report.protocol = core::OmniglotProtocolName(protocol.protocol);
-  report.test_split = core::ProtocolSplitName(protocol, core::DataRole::kTest);
+  report.evaluated_split = core::ProtocolSplitName(protocol, evaluated_role);
   report.split_seed = protocol.split_seed;
   report.validation_classes = protocol.validation_classes;
   report.seed = absl::GetFlag(FLAGS_seed);
   const core::OmniglotOptions data =
       OmniglotOptionsFromFlags(setup.preprocessing);
   FEWSHOT_ASSIGN_OR_RETURN(
-      core::ImageDataset test_set,
-      core::LoadOmniglotRole(core::DataRole::kTest, protocol, data));
+      core::ImageDataset eval_set,
+      core::LoadOmniglotRole(evaluated_role, protocol, data));
   std::optional<core::ImageDataset> validation_set;
   if (calibrate || save_temperatures) {
     report.validation_split =
@@ -624,11 +684,11 @@ absl::Status Evaluate(int argc, char** argv) {
         core::LoadOmniglotRole(core::DataRole::kValidation, protocol, data));
   }
   std::cout << absl::StrFormat(
-      "model %s (%s), %s, methods %s, test classes %s (%d), %d episodes per "
+      "model %s (%s), %s, methods %s, classes %s (%d), %d episodes per "
       "shape, %d queries per class\n",
       report.model_name, report.model_version, report.target,
-      absl::StrJoin(setup.method_names, ","), report.test_split,
-      test_set.num_classes(), absl::GetFlag(FLAGS_episodes), queries);
+      absl::StrJoin(setup.method_names, ","), report.evaluated_split,
+      eval_set.num_classes(), absl::GetFlag(FLAGS_episodes), queries);
 
   // Each method on each shape, across alphabets and then within one, then
   // its open-set measurement.
@@ -637,8 +697,9 @@ absl::Status Evaluate(int argc, char** argv) {
   for (const core::EpisodeShape& shape : within_shapes) {
     jobs.push_back({shape, true});
   }
-  FEWSHOT_RETURN_IF_ERROR(CheckShapes(jobs, open_set_shapes, test_set,
-                                      setup.preprocessing, "test", ""));
+  FEWSHOT_RETURN_IF_ERROR(CheckShapes(jobs, open_set_shapes, eval_set,
+                                      setup.preprocessing,
+                                      core::DataRoleName(evaluated_role), ""));
   if (validation_set.has_value()) {
     FEWSHOT_RETURN_IF_ERROR(CheckShapes(
         jobs, {}, *validation_set, setup.preprocessing, "validation",
@@ -660,7 +721,7 @@ absl::Status Evaluate(int argc, char** argv) {
     for (const Job& job : jobs) {
       FEWSHOT_ASSIGN_OR_RETURN(
           ShapeFigures figures,
-          MeasureShape(setup, m, job, test_set,
+          MeasureShape(setup, m, job, eval_set,
                        calibrate ? &*validation_set : nullptr,
                        &validation_runs));
       report.results.push_back(std::move(figures));
@@ -668,7 +729,7 @@ absl::Status Evaluate(int argc, char** argv) {
     for (const core::EpisodeShape& shape : open_set_shapes) {
       FEWSHOT_ASSIGN_OR_RETURN(
           OpenSetFigures figures,
-          MeasureOpenSetShape(setup, m, shape, test_set, thresholds));
+          MeasureOpenSetShape(setup, m, shape, eval_set, thresholds));
       report.open_set.push_back(std::move(figures));
     }
   }

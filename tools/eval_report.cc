@@ -107,7 +107,7 @@ std::string ReportToJson(const EvaluationReport& report) {
        {{"name", report.model_name}, {"version", report.model_version}}},
       {"target", report.target},
       {"protocol", report.protocol},
-      {"test_split", report.test_split},
+      {"evaluated_split", report.evaluated_split},
       {"validation_split", report.validation_split},
       {"split_seed", report.split_seed},
       {"validation_classes", report.validation_classes},
@@ -123,9 +123,9 @@ std::string ReportToMarkdown(const EvaluationReport& report) {
   absl::StrAppendFormat(&page, "- Command: `%s`\n", report.command);
   absl::StrAppendFormat(&page, "- Started: %s; run: %s\n", report.started_at,
                         report.target);
-  absl::StrAppendFormat(&page,
-                        "- Protocol: %s; test classes: %s; split seed %d\n",
-                        report.protocol, report.test_split, report.split_seed);
+  absl::StrAppendFormat(
+      &page, "- Protocol: %s; evaluated classes: %s; split seed %d\n",
+      report.protocol, report.evaluated_split, report.split_seed);
   if (!report.validation_split.empty()) {
     absl::StrAppendFormat(&page, "- Validation classes: %s (%d classes)\n",
                           report.validation_split, report.validation_classes);

@@ -75,8 +75,9 @@ struct EvaluationReport {
   std::string model_version;
   // "in-process", or the gRPC target the episodes were sent to.
   std::string target;
-  std::string protocol;          // e.g. "alphabet"
-  std::string test_split;        // e.g. "omniglot/alphabet/test"
+  std::string protocol;  // e.g. "alphabet"
+  // The classes of the episodes, e.g. "omniglot/alphabet/test".
+  std::string evaluated_split;
   std::string validation_split;  // Empty without validation classes.
   uint64_t split_seed = 0;
   int validation_classes = 0;

@@ -19,16 +19,15 @@
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/reflection.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/str_split.h"
-#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/adapt/prototypical.h"
 #include "core/bundle/model_bundle.h"
+#include "core/bundle/training_split_check.h"
 #include "core/data/omniglot.h"
 #include "core/data/omniglot_protocol.h"
 #include "core/model/encoder.h"
@@ -113,54 +112,22 @@ absl::StatusOr<core::ImageDataset> LoadRole(
   return set;
 }
 
-// The value that the recorded training `command` gave flag --`name`
-// (its last one), or the flag's default when the command did not set it.
-std::string RecordedFlag(const std::string& command, absl::string_view name) {
-  const std::string option = absl::StrCat("--", name);
-  std::string value = absl::FindCommandLineFlag(name)->DefaultValue();
-  const std::vector<absl::string_view> words =
-      absl::StrSplit(command, ' ', absl::SkipEmpty());
-  for (size_t i = 0; i < words.size(); ++i) {
-    absl::string_view word = words[i];
-    if (word == option && i + 1 < words.size()) {
-      value = std::string(words[i + 1]);
-    } else if (absl::ConsumePrefix(&word, option + "=")) {
-      value = std::string(word);
-    }
-  }
-  return value;
-}
-
 // Loads --init_from's bundle, or returns nullopt when the flag is empty.
 // Fails when the bundle cannot be read or was trained on other classes
 // than this run's: another protocol, split seed or number of validation
 // classes would let its weights have seen this run's test or validation
-// classes. (Bundles record those two flags only in their command.)
+// classes.
 absl::StatusOr<std::optional<core::ModelBundle>> LoadInitialBundle(
     const core::ProtocolOptions& protocol) {
   const std::string path = absl::GetFlag(FLAGS_init_from);
   if (path.empty()) return std::nullopt;
   FEWSHOT_ASSIGN_OR_RETURN(core::ModelBundle bundle,
                            core::LoadModelBundle(path));
-  const std::string split =
-      core::ProtocolSplitName(protocol, core::DataRole::kTrain);
-  if (bundle.metadata.training_split != split) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--init_from=%s was trained on %s, this run trains on %s; start "
-        "from a bundle of the same protocol",
-        path, bundle.metadata.training_split, split));
-  }
-  for (const absl::string_view name : {"split_seed", "validation_classes"}) {
-    const std::string recorded =
-        RecordedFlag(bundle.metadata.training_command, name);
-    const std::string current = absl::FindCommandLineFlag(name)->CurrentValue();
-    if (recorded != current) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "--init_from=%s was trained with --%s=%s, this run has --%s=%s; "
-          "use the base bundle's value so that the classes it trained on "
-          "stay out of this run's test and validation classes",
-          path, name, recorded, name, current));
-    }
+  const absl::Status split = core::CheckTrainingSplit(
+      bundle.metadata, protocol, core::HeldOutUse::kTestAndValidation);
+  if (!split.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--init_from=", path, ": ", split.message()));
   }
   return bundle;
 }
@@ -261,6 +228,8 @@ int TrainEncoder(const std::string& command,
   metadata.methods = {protonet};
   metadata.training_split =
       core::ProtocolSplitName(protocol, core::DataRole::kTrain);
+  metadata.training_split_seed = protocol.split_seed;
+  metadata.training_validation_classes = protocol.validation_classes;
   metadata.training_command = command;
   metadata.training_episodes = result->episodes * world_size;
   metadata.training_seconds = result->seconds;
@@ -336,6 +305,13 @@ int TrainHead(const std::string& command, const std::string& method,
   if (!bundle.ok()) {
     std::cerr << "fewshot-train: " << bundle.status() << "\n";
     return 1;
+  }
+  const absl::Status split = core::CheckTrainingSplit(
+      bundle->metadata, protocol, core::HeldOutUse::kTestAndValidation);
+  if (!split.ok()) {
+    std::cerr << "fewshot-train: --base_model=" << base << ": "
+              << split.message() << "\n";
+    return 2;
   }
   data.preprocessing = bundle->metadata.preprocessing;
   absl::StatusOr<core::ImageDataset> train_set =

@@ -80,6 +80,21 @@ MethodSpec MethodFromJson(const Json& json, int format_version) {
   return method;
 }
 
+// The split seed and validation-class count only when recorded.
+Json TrainingToJson(const BundleMetadata& metadata) {
+  Json training{{"split", metadata.training_split},
+                {"command", metadata.training_command},
+                {"episodes", metadata.training_episodes},
+                {"seconds", metadata.training_seconds}};
+  if (metadata.training_split_seed.has_value()) {
+    training["split_seed"] = *metadata.training_split_seed;
+  }
+  if (metadata.training_validation_classes.has_value()) {
+    training["validation_classes"] = *metadata.training_validation_classes;
+  }
+  return training;
+}
+
 Json MetadataToJson(const BundleMetadata& metadata) {
   Json methods = Json::array();
   for (const MethodSpec& method : metadata.methods) {
@@ -107,11 +122,7 @@ Json MetadataToJson(const BundleMetadata& metadata) {
                 {"blocks", metadata.encoder.blocks},
                 {"embedding_size", metadata.embedding_size}}},
               {"methods", methods},
-              {"training",
-               {{"split", metadata.training_split},
-                {"command", metadata.training_command},
-                {"episodes", metadata.training_episodes},
-                {"seconds", metadata.training_seconds}}},
+              {"training", TrainingToJson(metadata)},
               {"accuracy", accuracy}};
 }
 
@@ -142,6 +153,13 @@ BundleMetadata MetadataFromJson(const Json& json) {
   metadata.training_command = training.at("command").get<std::string>();
   metadata.training_episodes = training.at("episodes").get<int64_t>();
   metadata.training_seconds = training.at("seconds").get<double>();
+  if (training.contains("split_seed")) {
+    metadata.training_split_seed = training.at("split_seed").get<uint64_t>();
+  }
+  if (training.contains("validation_classes")) {
+    metadata.training_validation_classes =
+        training.at("validation_classes").get<int>();
+  }
   for (const Json& record : json.at("accuracy")) {
     metadata.accuracy.push_back(AccuracyFromJson(record));
   }

@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -79,7 +80,12 @@ struct BundleMetadata {
   int64_t embedding_size = 0;
   // Default first.
   std::vector<MethodSpec> methods;
-  std::string training_split;  // e.g. "omniglot/background"
+  std::string training_split;  // e.g. "omniglot/alphabet/train"
+  // The protocol's split seed and validation-class count the weights were
+  // trained with, which fix the classes they saw; unset in bundles made
+  // before they were recorded.
+  std::optional<uint64_t> training_split_seed;
+  std::optional<int> training_validation_classes;
   // The command that produced the weights and what it cost.
   std::string training_command;
   int64_t training_episodes = 0;

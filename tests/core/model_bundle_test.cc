@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -90,6 +91,31 @@ TEST_F(ModelBundleTest, RoundTripKeepsMetadataAndWeights) {
     EXPECT_TRUE(torch::equal(item.value(), loaded_buffers[item.key()]))
         << item.key();
   }
+}
+
+TEST_F(ModelBundleTest, TrainingSplitSeedAndValidationClassesRoundTrip) {
+  ModelBundle original = MakeBundle();
+  original.metadata.training_split_seed = 7;
+  original.metadata.training_validation_classes = 100;
+  ASSERT_TRUE(SaveModelBundle(original, dir()).ok());
+
+  absl::StatusOr<BundleMetadata> loaded = ReadBundleMetadata(dir());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->training_split_seed, std::optional<uint64_t>(7));
+  EXPECT_EQ(loaded->training_validation_classes, std::optional<int>(100));
+}
+
+TEST_F(ModelBundleTest, BundleWithoutSplitSeedReadsItAsUnset) {
+  ASSERT_TRUE(SaveModelBundle(MakeBundle(), dir()).ok());
+  RewriteMetadata([](Json* json) {
+    EXPECT_FALSE((*json)["training"].contains("split_seed"));
+    EXPECT_FALSE((*json)["training"].contains("validation_classes"));
+  });
+
+  absl::StatusOr<BundleMetadata> loaded = ReadBundleMetadata(dir());
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_FALSE(loaded->training_split_seed.has_value());
+  EXPECT_FALSE(loaded->training_validation_classes.has_value());
 }
 
 TEST_F(ModelBundleTest, MissingFolderIsNotFound) {

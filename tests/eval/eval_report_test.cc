@@ -20,7 +20,7 @@ EvaluationReport SmallReport() {
   report.model_version = "v7";
   report.target = "in-process";
   report.protocol = "character";
-  report.test_split = "omniglot/character/test";
+  report.evaluated_split = "omniglot/character/test";
   report.validation_split = "omniglot/character/validation";
   report.split_seed = 3;
   report.validation_classes = 100;
@@ -67,7 +67,7 @@ TEST(EvalReportTest, JsonCarriesEveryFigure) {
   EXPECT_EQ(json["model"]["name"], "omniglot-conv4");
   EXPECT_EQ(json["model"]["version"], "v7");
   EXPECT_EQ(json["protocol"], "character");
-  EXPECT_EQ(json["test_split"], "omniglot/character/test");
+  EXPECT_EQ(json["evaluated_split"], "omniglot/character/test");
   EXPECT_EQ(json["split_seed"], 3);
   EXPECT_EQ(json["seed"], 2024);
   ASSERT_EQ(json["results"].size(), 1u);

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -14,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/bundle/model_bundle.h"
+#include "tests/program_runner.h"
 #include "tests/test_environment.h"
 
 namespace fewshot::tools {
@@ -24,13 +24,7 @@ namespace fs = std::filesystem;
 class SaveTemperaturesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    // One folder per test, so that ctest may run them side by side.
-    dir_ = fs::path(::testing::TempDir()) /
-           absl::StrCat(
-               "save_temperatures_test_",
-               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = testing::FreshTestDir("save_temperatures_test_");
     fs::copy(testing::ModelDir(), dir_ / "model", fs::copy_options::recursive);
 
     // Start from known temperatures: none, except a marker on maml.
@@ -49,20 +43,15 @@ class SaveTemperaturesTest : public ::testing::Test {
   void TearDown() override { fs::remove_all(dir_); }
 
   // Runs fewshot-eval on the copied model with `flags`; returns its exit
-  // status.
+  // code.
   int RunEval(const std::string& flags) {
-    const std::string command = absl::StrCat(
-        testing::BinaryPath("fewshot-eval"), " --model_dir=", ModelCopy(),
-        " --data_dir=", testing::OmniglotDir(),
-        " --cache_dir=", testing::CacheDir(), " --threads=1 ", flags, " > ",
-        (dir_ / "eval.log").string(), " 2>&1");
-    return std::system(command.c_str());
+    return testing::RunProgram(
+        "fewshot-eval",
+        absl::StrCat("--model_dir=", ModelCopy(), " --threads=1 ", flags),
+        dir_ / "eval.log");
   }
 
-  std::string Log() const {
-    std::ifstream in(dir_ / "eval.log");
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string Log() const { return testing::ReadTextFile(dir_ / "eval.log"); }
 
   fs::path dir_;
 };

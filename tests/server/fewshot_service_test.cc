@@ -98,6 +98,8 @@ TEST_F(FewShotServiceTest, GetModelInfoDescribesTheBundle) {
   EXPECT_EQ(info.method_info(0).name(), "protonet");
   EXPECT_DOUBLE_EQ(info.method_info(0).temperature(), 1.0);
   EXPECT_EQ(info.training_split(), "none");
+  EXPECT_EQ(info.training_split_seed(), 3u);
+  EXPECT_FALSE(info.has_training_validation_classes());
 }
 
 TEST_F(FewShotServiceTest, AdaptThenPredictFindsTheRightClasses) {

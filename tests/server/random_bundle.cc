@@ -22,6 +22,7 @@ absl::Status SaveRandomBundle(const std::string& dir, int seed,
   bundle.metadata.embedding_size = 64;
   bundle.metadata.methods = {core::MethodSpec{.name = "protonet"}};
   bundle.metadata.training_split = "none";
+  bundle.metadata.training_split_seed = 3;
   bundle.metadata.accuracy.push_back(
       core::AccuracyRecord{.method = "protonet",
                            .split = "omniglot/evaluation",

@@ -3,15 +3,14 @@
 // to its own, and it refuses a bundle whose training classes could be
 // among this run's test or validation classes.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "core/bundle/model_bundle.h"
+#include "tests/program_runner.h"
 #include "tests/test_environment.h"
 
 namespace fewshot::tools {
@@ -22,13 +21,7 @@ namespace fs = std::filesystem;
 class InitFromTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    // One folder per test, so that ctest may run them side by side.
-    dir_ = fs::path(::testing::TempDir()) /
-           absl::StrCat(
-               "init_from_test_",
-               ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
+    dir_ = testing::FreshTestDir("init_from_test_");
     fs::copy(testing::ModelDir(), Base(), fs::copy_options::recursive);
   }
 
@@ -38,21 +31,17 @@ class InitFromTest : public ::testing::Test {
   std::string Output() const { return (dir_ / "out").string(); }
 
   // Runs fewshot-train from the copied bundle with `flags`; returns its
-  // exit status.
+  // exit code.
   int RunTrain(const std::string& flags) {
-    const std::string command = absl::StrCat(
-        testing::BinaryPath("fewshot-train"), " --init_from=", Base(),
-        " --output=", Output(), " --checkpoint_dir=", (dir_ / "ck").string(),
-        " --data_dir=", testing::OmniglotDir(),
-        " --cache_dir=", testing::CacheDir(), " --threads=1 ", flags, " > ",
-        (dir_ / "train.log").string(), " 2>&1");
-    return std::system(command.c_str());
+    return testing::RunProgram(
+        "fewshot-train",
+        absl::StrCat("--init_from=", Base(), " --output=", Output(),
+                     " --checkpoint_dir=", (dir_ / "ck").string(),
+                     " --threads=1 ", flags),
+        dir_ / "train.log");
   }
 
-  std::string Log() const {
-    std::ifstream in(dir_ / "train.log");
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string Log() const { return testing::ReadTextFile(dir_ / "train.log"); }
 
   fs::path dir_;
 };
@@ -86,20 +75,22 @@ TEST_F(InitFromTest, StartsFromTheBundleAndAddsItsTrainingRecord) {
       << now.training_command;
   EXPECT_NE(now.training_command.find("--init_from="), std::string::npos);
   EXPECT_EQ(now.training_split, was.training_split);
+  EXPECT_EQ(now.training_split_seed, std::optional<uint64_t>(1));
+  EXPECT_EQ(now.training_validation_classes, std::optional<int>(100));
 }
 
 TEST_F(InitFromTest, RefusesABundleTrainedOnOtherClasses) {
   // The bundled model held out 100 validation classes.
-  EXPECT_EQ(WEXITSTATUS(RunTrain("--validation_classes=0 --episodes=2")), 2);
+  EXPECT_EQ(RunTrain("--validation_classes=0 --episodes=2"), 2);
   EXPECT_NE(Log().find("--validation_classes=100"), std::string::npos) << Log();
 
-  EXPECT_EQ(WEXITSTATUS(RunTrain("--validation_classes=100 "
-                                 "--protocol=character --episodes=2")),
+  EXPECT_EQ(RunTrain("--validation_classes=100 "
+                     "--protocol=character --episodes=2"),
             2);
   EXPECT_NE(Log().find("omniglot/alphabet/train"), std::string::npos) << Log();
 
-  EXPECT_EQ(WEXITSTATUS(RunTrain("--validation_classes=100 --split_seed=7 "
-                                 "--episodes=2")),
+  EXPECT_EQ(RunTrain("--validation_classes=100 --split_seed=7 "
+                     "--episodes=2"),
             2);
   EXPECT_NE(Log().find("--split_seed=1"), std::string::npos) << Log();
   EXPECT_FALSE(fs::exists(Output()));
