@@ -650,6 +650,8 @@ absl::Status Evaluate(int argc, char** argv) {
   // Set up the model and the data.
   FEWSHOT_ASSIGN_OR_RETURN(
       Setup setup, remote ? SetUpOverGrpc(wanted) : SetUpInProcess(wanted));
+
+  // Refuse classes the model may have trained on.
   const core::HeldOutUse use =
       calibrate || save_temperatures ||
               evaluated_role == core::DataRole::kValidation
@@ -661,6 +663,7 @@ absl::Status Evaluate(int argc, char** argv) {
     return absl::InvalidArgumentError(
         absl::StrCat(setup.source, ": ", split.message()));
   }
+
   EvaluationReport& report = setup.report;
   report.command = CommandLine(argc, argv);
   report.started_at =
