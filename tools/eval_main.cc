@@ -657,12 +657,8 @@ absl::Status Evaluate(int argc, char** argv) {
               evaluated_role == core::DataRole::kValidation
           ? core::HeldOutUse::kTestAndValidation
           : core::HeldOutUse::kTestOnly;
-  const absl::Status split =
-      core::CheckTrainingSplit(setup.trained_on, protocol, use);
-  if (!split.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(setup.source, ": ", split.message()));
-  }
+  FEWSHOT_RETURN_IF_ERROR(
+      core::CheckTrainingSplit(setup.trained_on, setup.source, protocol, use));
 
   EvaluationReport& report = setup.report;
   report.command = CommandLine(argc, argv);

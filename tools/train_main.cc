@@ -123,12 +123,9 @@ absl::StatusOr<std::optional<core::ModelBundle>> LoadInitialBundle(
   if (path.empty()) return std::nullopt;
   FEWSHOT_ASSIGN_OR_RETURN(core::ModelBundle bundle,
                            core::LoadModelBundle(path));
-  const absl::Status split = core::CheckTrainingSplit(
-      bundle.metadata, protocol, core::HeldOutUse::kTestAndValidation);
-  if (!split.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--init_from=", path, ": ", split.message()));
-  }
+  FEWSHOT_RETURN_IF_ERROR(
+      core::CheckTrainingSplit(bundle.metadata, "--init_from=" + path, protocol,
+                               core::HeldOutUse::kTestAndValidation));
   return bundle;
 }
 
@@ -306,11 +303,11 @@ int TrainHead(const std::string& command, const std::string& method,
     std::cerr << "fewshot-train: " << bundle.status() << "\n";
     return 1;
   }
-  const absl::Status split = core::CheckTrainingSplit(
-      bundle->metadata, protocol, core::HeldOutUse::kTestAndValidation);
+  const absl::Status split =
+      core::CheckTrainingSplit(bundle->metadata, "--base_model=" + base,
+                               protocol, core::HeldOutUse::kTestAndValidation);
   if (!split.ok()) {
-    std::cerr << "fewshot-train: --base_model=" << base << ": "
-              << split.message() << "\n";
+    std::cerr << "fewshot-train: " << split.message() << "\n";
     return 2;
   }
   data.preprocessing = bundle->metadata.preprocessing;

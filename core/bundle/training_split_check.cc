@@ -3,16 +3,21 @@
 
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace fewshot::core {
 
 absl::Status CheckTrainingSplit(const BundleMetadata& metadata,
+                                const std::string& bundle,
                                 const ProtocolOptions& protocol,
                                 HeldOutUse use) {
+  auto refuse = [&bundle](const std::string& why) {
+    return absl::InvalidArgumentError(absl::StrCat(bundle, ": ", why));
+  };
   const std::string split = ProtocolSplitName(protocol, DataRole::kTrain);
   if (metadata.training_split != split) {
-    return absl::InvalidArgumentError(absl::StrFormat(
+    return refuse(absl::StrFormat(
         "the bundle was trained on %s and this run's training classes are "
         "%s: set --protocol (and --split_seed) to the bundle's",
         metadata.training_split, split));
@@ -26,7 +31,7 @@ absl::Status CheckTrainingSplit(const BundleMetadata& metadata,
       needs_validation || protocol.protocol == OmniglotProtocol::kCharacter;
   if ((needs_seed && !metadata.training_split_seed.has_value()) ||
       (needs_validation && !metadata.training_validation_classes.has_value())) {
-    return absl::InvalidArgumentError(
+    return refuse(
         "the bundle does not record the split seed and validation classes "
         "it was trained with (it predates those fields): add "
         "training.split_seed and training.validation_classes to its "
@@ -37,14 +42,14 @@ absl::Status CheckTrainingSplit(const BundleMetadata& metadata,
       "use the bundle's value, or classes it was trained on could be among "
       "this run's test or validation classes";
   if (needs_seed && *metadata.training_split_seed != protocol.split_seed) {
-    return absl::InvalidArgumentError(absl::StrFormat(
+    return refuse(absl::StrFormat(
         "the bundle was trained with --split_seed=%d and this run has "
         "--split_seed=%d: %s",
         *metadata.training_split_seed, protocol.split_seed, keep_apart));
   }
   if (needs_validation &&
       *metadata.training_validation_classes != protocol.validation_classes) {
-    return absl::InvalidArgumentError(absl::StrFormat(
+    return refuse(absl::StrFormat(
         "the bundle was trained with --validation_classes=%d and this run "
         "has --validation_classes=%d: %s",
         *metadata.training_validation_classes, protocol.validation_classes,

@@ -4,10 +4,12 @@
 // of validation classes.
 //
 // Example:
-//   absl::Status ok = CheckTrainingSplit(bundle.metadata, protocol,
-//                                        HeldOutUse::kTestOnly);
+//   absl::Status ok = CheckTrainingSplit(bundle.metadata, "--model_dir=m",
+//                                        protocol, HeldOutUse::kTestOnly);
 #ifndef FEWSHOT_CORE_BUNDLE_TRAINING_SPLIT_CHECK_H_
 #define FEWSHOT_CORE_BUNDLE_TRAINING_SPLIT_CHECK_H_
+
+#include <string>
 
 #include "absl/status/status.h"
 #include "core/bundle/model_bundle.h"
@@ -25,9 +27,11 @@ enum class HeldOutUse {
 
 // OK when `protocol` gives the training split `metadata` records and, when
 // they decide the classes of `use`, the same split seed and validation
-// count. Otherwise INVALID_ARGUMENT naming the flag to change; also when
-// the bundle does not record a value the check needs.
+// count. Otherwise INVALID_ARGUMENT, starting with `bundle` (how the
+// caller names it, e.g. "--init_from=models/x") and naming the flag to
+// change; also when the bundle does not record a value the check needs.
 absl::Status CheckTrainingSplit(const BundleMetadata& metadata,
+                                const std::string& bundle,
                                 const ProtocolOptions& protocol,
                                 HeldOutUse use);
 
