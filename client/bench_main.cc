@@ -14,6 +14,10 @@
 // preprocessed float tensor of the model's input shape (GetModelInfo)
 // instead of a PNG, so that the server does no decoding; the tensors hold
 // seeded random values, which cost the encoder the same as real images.
+//
+// --rpc=stream_predict sends the Predict queries as StreamPredict messages
+// instead: each caller keeps a stream open and sends one message at a time
+// on it, waiting for its answer, so a call is one message, not one RPC.
 #include <algorithm>
 #include <cstdint>
 #include <iostream>
@@ -33,12 +37,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "client/bench_report.h"
 #include "client/fewshot_client.h"
 #include "client/image_files.h"
 #include "client/latency_stats.h"
 #include "client/load_generator.h"
+#include "client/predict_stream_pool.h"
 
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "host:port of the server");
 ABSL_FLAG(int, requests, 100,
@@ -46,16 +52,20 @@ ABSL_FLAG(int, requests, 100,
 ABSL_FLAG(int, warmup, 5, "Unmeasured calls per RPC before measuring");
 ABSL_FLAG(int, timeout_ms, 10000, "Deadline of each call, in ms");
 ABSL_FLAG(std::string, rpc, "",
-          "Load mode: comma-separated RPCs out of adapt, predict, classify, "
-          "add_examples, or all; empty keeps the one-at-a-time table");
+          "Load mode: comma-separated RPCs out of adapt, predict, "
+          "stream_predict, classify, add_examples, or all; empty keeps the "
+          "one-at-a-time table");
 ABSL_FLAG(std::vector<std::string>, concurrency, {"1"},
           "Load mode: comma-separated concurrency levels, one row each");
 ABSL_FLAG(double, duration_s, 0,
           "Load mode: seconds per level instead of --requests calls");
 ABSL_FLAG(double, rate, 0,
-          "Load mode: calls started per second (open loop); 0 = closed loop");
+          "Load mode: calls started per second (open loop; Predict calls "
+          "are started asynchronously from one thread, with at most "
+          "--concurrency in flight); 0 = closed loop");
 ABSL_FLAG(std::string, format, "table", "Load mode output: table, csv, json");
-ABSL_FLAG(int, queries, 1, "Load mode: queries per Predict call");
+ABSL_FLAG(int, queries, 1,
+          "Load mode: queries per Predict call or StreamPredict message");
 ABSL_FLAG(std::string, input, "png",
           "How examples are sent: png (the files as read) or tensor "
           "(preprocessed float tensors of the model's input shape, random "
@@ -65,8 +75,8 @@ namespace fewshot::client {
 namespace {
 
 // Every RPC the load mode knows, in the order "all" runs them.
-const char* const kLoadRpcs[] = {"adapt", "predict", "classify",
-                                 "add_examples"};
+const char* const kLoadRpcs[] = {"adapt", "predict", "stream_predict",
+                                 "classify", "add_examples"};
 
 // The requests every measurement is built from.
 struct BenchRequests {
@@ -75,12 +85,16 @@ struct BenchRequests {
   // Against an adaptation of `adapt`: every query, and the first --queries.
   v1::PredictRequest predict_all;
   v1::PredictRequest predict_some;
+  // The queries of `predict_some` as one StreamPredict message.
+  v1::StreamPredictRequest stream_some;
 };
 
 // Images one call of `rpc` sends through the encoder.
 int ImagesPerCall(const std::string& rpc, const BenchRequests& requests) {
   if (rpc == "adapt") return requests.adapt.support_size();
-  if (rpc == "predict") return requests.predict_some.queries_size();
+  if (rpc == "predict" || rpc == "stream_predict") {
+    return requests.predict_some.queries_size();
+  }
   if (rpc == "classify") {
     return requests.classify.support_size() + requests.classify.queries_size();
   }
@@ -120,8 +134,8 @@ absl::StatusOr<std::vector<std::string>> ParseRpcs(const std::string& text) {
     if (std::find(std::begin(kLoadRpcs), std::end(kLoadRpcs), name) ==
         std::end(kLoadRpcs)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "rpc: expected adapt, predict, classify, add_examples or all, "
-          "got \"",
+          "rpc: expected adapt, predict, stream_predict, classify, "
+          "add_examples or all, got \"",
           name, "\""));
     }
     rpcs.emplace_back(name);
@@ -149,6 +163,8 @@ absl::StatusOr<std::vector<int>> ParseLevels(
 }
 
 // The call that `rpc` makes under load: Predict sends `predict_some`;
+// stream_predict sends `stream_some` on a stream borrowed from a pool that
+// lives as long as the call;
 // add_examples adapts a fresh adaptation of its own and adds one support
 // example (cycling through them) per call, so that adaptation grows by one
 // example per call over the run.
@@ -163,6 +179,17 @@ absl::StatusOr<LoadCall> MakeLoadCall(const std::string& rpc,
   if (rpc == "predict") {
     return LoadCall([&client, &requests](int64_t) {
       return client.Predict(requests.predict_some).status();
+    });
+  }
+  if (rpc == "stream_predict") {
+    PredictStreamPoolOptions options;
+    options.message_timeout =
+        absl::Milliseconds(absl::GetFlag(FLAGS_timeout_ms));
+    options.stream_lifetime =
+        std::max(absl::Minutes(2), 6 * options.message_timeout);
+    auto pool = std::make_shared<PredictStreamPool>(client, options);
+    return LoadCall([pool, &requests](int64_t) {
+      return pool->Call(requests.stream_some);
     });
   }
   if (rpc == "classify") {
@@ -180,6 +207,18 @@ absl::StatusOr<LoadCall> MakeLoadCall(const std::string& rpc,
         requests.adapt.support(index % requests.adapt.support_size());
     return client.AddExamples(request).status();
   });
+}
+
+// An open-loop Predict call: starts `predict_some` and reports its end.
+AsyncLoadCall StartPredictCall(FewShotClient& client,
+                               const BenchRequests& requests) {
+  return [&client, &requests](int64_t, LoadDone done) {
+    client.StartPredict(
+        requests.predict_some,
+        [done = std::move(done)](absl::StatusOr<v1::PredictResponse> answer) {
+          done(answer.status());
+        });
+  };
 }
 
 // Times the four RPCs one call at a time and prints the original table;
@@ -272,7 +311,10 @@ int RunLoadSweep(FewShotClient& client, const BenchRequests& requests,
     }
     for (int level : *levels) {
       options.concurrency = level;
-      absl::StatusOr<LoadResult> result = RunLoad(options, *call);
+      absl::StatusOr<LoadResult> result =
+          options.rate > 0 && rpc == "predict"
+              ? RunOpenLoopLoad(options, StartPredictCall(client, requests))
+              : RunLoad(options, *call);
       if (!result.ok()) return Fail(result.status());
       BenchRow row;
       row.rpc = rpc;
@@ -299,13 +341,19 @@ int Run(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Usage: fewshot-bench [flags] <support_dir> <query files or dirs>...");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+
+  // As in the server: Debian's Abseil records a lock graph on every
+  // contended lock unless told not to, which costs the load tool CPU that
+  // it shares with the server it measures.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   const std::string input = absl::GetFlag(FLAGS_input);
   if (args.size() < 3 || absl::GetFlag(FLAGS_requests) < 1 ||
       absl::GetFlag(FLAGS_warmup) < 0 ||
       (input != "png" && input != "tensor")) {
     std::cerr << "usage: fewshot-bench [--target=host:port] [--requests=N] "
                  "[--input=png|tensor] "
-                 "[--rpc=adapt,predict,classify,add_examples|all "
+                 "[--rpc=adapt,predict,stream_predict,classify,"
+                 "add_examples|all "
                  "--concurrency=1,8,32 --duration_s=S --rate=R "
                  "--format=table|csv|json] <support_dir> <queries>...\n";
     return 2;
@@ -360,6 +408,8 @@ int Run(int argc, char** argv) {
                                         requests.predict_some.queries_size()));
   requests.predict_some.mutable_queries()->DeleteSubrange(
       kept, requests.predict_some.queries_size() - kept);
+  requests.stream_some.set_adaptation_id(adapted->adaptation_id());
+  *requests.stream_some.mutable_queries() = requests.predict_some.queries();
 
   if (absl::GetFlag(FLAGS_rpc).empty()) {
     return RunOneAtATime(**client, requests, adaptation->size_bytes());

@@ -37,11 +37,11 @@ std::string FormatTable(const BenchReport& report) {
       "examples sent as %s\n",
       report.adaptation_bytes, report.support_size, report.input);
   absl::StrAppendFormat(
-      &out, "%-13s %5s %8s %8s %10s %10s %8s %8s %8s %8s  %s\n", "rpc", "conc",
+      &out, "%-14s %5s %8s %8s %10s %10s %8s %8s %8s %8s  %s\n", "rpc", "conc",
       "rate", "ok", "ok/s", "images/s", "p50", "p90", "p95", "p99", "errors");
   for (const BenchRow& row : report.rows) {
     absl::StrAppendFormat(
-        &out, "%-13s %5d %8s %8d %10.1f %10.1f %8.2f %8.2f %8.2f %8.2f  %s\n",
+        &out, "%-14s %5d %8s %8d %10.1f %10.1f %8.2f %8.2f %8.2f %8.2f  %s\n",
         row.rpc, row.concurrency, RateText(row), row.ok, row.throughput,
         row.ImagesPerSecond(), row.latency_ms.p50, row.latency_ms.p90,
         row.latency_ms.p95, row.latency_ms.p99, ErrorList(row, " "));

@@ -111,6 +111,30 @@ absl::StatusOr<v1::PredictResponse> FewShotClient::Predict(
       });
 }
 
+void FewShotClient::StartPredict(
+    const v1::PredictRequest& request,
+    std::function<void(absl::StatusOr<v1::PredictResponse>)> done) {
+  // The call's context and answer live until its callback has run.
+  struct Call {
+    grpc::ClientContext context;
+    v1::PredictResponse response;
+    std::function<void(absl::StatusOr<v1::PredictResponse>)> done;
+  };
+  auto* call = new Call;
+  call->done = std::move(done);
+  call->context.set_deadline(
+      absl::ToChronoTime(absl::Now() + options_.timeout));
+  stub_->async()->Predict(&call->context, &request, &call->response,
+                          [call](grpc::Status status) {
+                            std::unique_ptr<Call> owned(call);
+                            if (status.ok()) {
+                              owned->done(std::move(owned->response));
+                            } else {
+                              owned->done(FromGrpcStatus(status));
+                            }
+                          });
+}
+
 absl::StatusOr<v1::ClassifyResponse> FewShotClient::Classify(
     const v1::ClassifyRequest& request) {
   return CallWithRetry<v1::ClassifyResponse>(
@@ -208,6 +232,15 @@ FewShotClient::StreamPredict(
   const grpc::Status status = stream->Finish();
   if (!status.ok()) return FromGrpcStatus(status);
   return responses;
+}
+
+absl::StatusOr<std::unique_ptr<PredictStream>> FewShotClient::OpenPredictStream(
+    absl::Duration lifetime) {
+  if (lifetime <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "stream lifetime: expected > 0, got ", absl::FormatDuration(lifetime)));
+  }
+  return PredictStream::Open(*stub_, absl::Now() + lifetime);
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {

@@ -12,6 +12,7 @@
 #ifndef FEWSHOT_CLIENT_FEWSHOT_CLIENT_H_
 #define FEWSHOT_CLIENT_FEWSHOT_CLIENT_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "client/predict_stream.h"
 #include "fewshot/v1/fewshot_service.grpc.pb.h"
 
 namespace fewshot::client {
@@ -48,6 +50,12 @@ class FewShotClient {
   absl::StatusOr<v1::AdaptResponse> Adapt(const v1::AdaptRequest& request);
   absl::StatusOr<v1::PredictResponse> Predict(
       const v1::PredictRequest& request);
+  // Starts a Predict call and returns at once; `done` runs once, on a gRPC
+  // thread, with the answer or the error. One attempt (no retry), with
+  // the per-attempt deadline. `request` must stay valid until `done` runs.
+  void StartPredict(
+      const v1::PredictRequest& request,
+      std::function<void(absl::StatusOr<v1::PredictResponse>)> done);
   absl::StatusOr<v1::ClassifyResponse> Classify(
       const v1::ClassifyRequest& request);
   absl::Status DeleteAdaptation(const std::string& adaptation_id);
@@ -66,6 +74,11 @@ class FewShotClient {
   // stream has one deadline, options.timeout, and is not retried.
   absl::StatusOr<std::vector<v1::StreamPredictResponse>> StreamPredict(
       const std::vector<v1::StreamPredictRequest>& requests);
+  // Opens a StreamPredict call to send messages on one by one, open for
+  // `lifetime` (its deadline; not retried). INVALID_ARGUMENT for a
+  // lifetime that is not positive.
+  absl::StatusOr<std::unique_ptr<PredictStream>> OpenPredictStream(
+      absl::Duration lifetime);
 
  private:
   FewShotClient(ClientOptions options, std::unique_ptr<v1::FewShot::Stub> stub);

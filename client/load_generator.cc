@@ -1,18 +1,23 @@
 // Implements RunLoad: one thread per caller, a shared call counter that
 // hands out indices and enforces the request bound, per-thread results
-// merged at the end.
+// merged at the end; and RunOpenLoopLoad: one starting thread, results
+// recorded under a mutex by the calls' completions.
 #include "client/load_generator.h"
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <thread>
+#include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 
@@ -60,6 +65,14 @@ void Merge(LoadResult& part, LoadResult& total) {
   for (const auto& [code, count] : part.errors) total.errors[code] += count;
   if (total.first_error.ok()) total.first_error = part.first_error;
 }
+
+// What the calls of an open-loop run share with its starting thread.
+struct OpenLoopState {
+  absl::Mutex mutex;
+  int64_t in_flight ABSL_GUARDED_BY(mutex) = 0;
+  LoadResult result ABSL_GUARDED_BY(mutex);
+  absl::Time last_end ABSL_GUARDED_BY(mutex);
+};
 
 }  // namespace
 
@@ -127,6 +140,76 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options,
   LoadResult result;
   result.elapsed = absl::Now() - start;
   for (LoadResult& part : parts) Merge(part, result);
+  return result;
+}
+
+absl::StatusOr<LoadResult> RunOpenLoopLoad(const LoadOptions& options,
+                                           const AsyncLoadCall& call) {
+  if (absl::Status status = CheckOptions(options); !status.ok()) {
+    return status;
+  }
+  if (options.rate <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rate: expected > 0 for an open loop, got ", options.rate));
+  }
+
+  // Fix the bounds of the run.
+  const absl::Time start = absl::Now();
+  const absl::Time stop = options.duration > absl::ZeroDuration()
+                              ? start + options.duration
+                              : absl::InfiniteFuture();
+  // Shared with the completions, which may end after this function has
+  // seen the last of them.
+  auto state = std::make_shared<OpenLoopState>();
+  auto has_free_slot = [&state, &options] {
+    state->mutex.AssertHeld();
+    return state->in_flight < options.concurrency;
+  };
+  auto none_in_flight = [&state] {
+    state->mutex.AssertHeld();
+    return state->in_flight == 0;
+  };
+
+  // Start each call when it is due and a slot is free; its completion
+  // records it.
+  for (int64_t index = 0; options.requests == 0 || index < options.requests;
+       ++index) {
+    const absl::Time due =
+        start + absl::Seconds(static_cast<double>(index) / options.rate);
+    if (due >= stop) break;
+    absl::SleepFor(std::max(due - absl::Now(), absl::ZeroDuration()));
+    absl::Time sent;
+    {
+      absl::MutexLock lock(&state->mutex);
+      state->mutex.Await(absl::Condition(&has_free_slot));
+      ++state->in_flight;
+      sent = absl::Now();
+      state->result.start_lags_ms.push_back(
+          absl::ToDoubleMilliseconds(sent - due));
+    }
+    call(index, [state, due, sent](absl::Status status) {
+      const absl::Time end = absl::Now();
+      absl::MutexLock lock(&state->mutex);
+      LoadResult& result = state->result;
+      if (status.ok()) {
+        ++result.ok;
+        result.ok_latencies_ms.push_back(absl::ToDoubleMilliseconds(end - due));
+        result.ok_sent_latencies_ms.push_back(
+            absl::ToDoubleMilliseconds(end - sent));
+      } else {
+        ++result.errors[status.code()];
+        if (result.first_error.ok()) result.first_error = status;
+      }
+      state->last_end = std::max(state->last_end, end);
+      --state->in_flight;
+    });
+  }
+
+  // Wait for the calls still in flight.
+  absl::MutexLock lock(&state->mutex);
+  state->mutex.Await(absl::Condition(&none_in_flight));
+  LoadResult result = std::move(state->result);
+  result.elapsed = std::max(state->last_end, start) - start;
   return result;
 }
 

@@ -8,15 +8,17 @@
 #      concurrency 1, in ADAPT_ROUNDS rounds that each time the raw forward
 #      of 25 images first, so that a machine whose speed drifts during the
 #      run (shared hosts do) moves both sides of each round's ratio alike;
-#   3. Predict throughput and p99 at concurrency 1, 8, 32, 128;
+#   3. Predict throughput and p99 at concurrency 1, 8, 32, 128, as unary
+#      calls and as StreamPredict messages (one stream per caller);
 #   4. the ratios server/raw, and per query count a 2x overload run (fixed
-#      rate, twice the measured Predict capacity) that must answer the
-#      excess with RESOURCE_EXHAUSTED while the accepted calls' p99 stays
-#      bounded, valid only when the client could offer that rate;
-#   5. where the CPU goes at Predict concurrency 32: the client's and the
-#      server's CPU time per call (user + system), and the call rates the
-#      machine's cores could sustain at those costs, with and without the
-#      client on the same cores.
+#      rate, twice the measured Predict capacity, calls started
+#      asynchronously) that must answer the excess with RESOURCE_EXHAUSTED
+#      while the accepted calls' p99 stays bounded, valid only when the
+#      client could offer that rate;
+#   5. where the CPU goes at Predict concurrency 32, unary and streamed:
+#      the client's and the server's CPU time per call (user + system), and
+#      the call rates the machine's cores could sustain at those costs,
+#      with and without the client on the same cores.
 # Starts its own fewshot-server on a free loopback port and stops it. Prints
 # a table with PASS/MISS per target and writes $OUT_DIR/$NAME.json and
 # $OUT_DIR/$NAME.md with the machine description and the exact command.
@@ -159,9 +161,17 @@ for input in $INPUTS; do
       >"$work_dir/predict-$input-$queries.json"
   done
 done
+for queries in $QUERIES; do
+  echo "== StreamPredict, ${INPUTS%% *}, $queries per message," \
+    "concurrency $LEVELS" >&2
+  bench --input="${INPUTS%% *}" --rpc=stream_predict --concurrency="$LEVELS" \
+    --queries="$queries" --duration_s="$SECONDS_PER_LEVEL" --warmup=50 \
+    >"$work_dir/stream-$queries.json"
+done
 
-# 5. CPU per call at concurrency 32 (first input kind and query count): the
-# server's from /proc (clock ticks), the client's from bash's `time`.
+# 5. CPU per call at concurrency 32 (first input kind and query count),
+# unary and streamed: the server's from /proc (clock ticks), the client's
+# from bash's `time`.
 server_cpu_seconds() {
   local ticks
   ticks="$(sed 's/^.*) //' "/proc/$server_pid/stat" |
@@ -169,31 +179,38 @@ server_cpu_seconds() {
   python3 -c "import sys; print(int(sys.argv[1]) / int(sys.argv[2]))" \
     "$ticks" "$(getconf CLK_TCK)"
 }
-echo "== CPU per call: Predict, ${INPUTS%% *}, concurrency 32" >&2
-server_cpu_before="$(server_cpu_seconds)"
-(
-  TIMEFORMAT='%U %S'
-  time bench --input="${INPUTS%% *}" --rpc=predict --concurrency=32 \
-    --queries="${QUERIES%% *}" --duration_s="$SECONDS_PER_LEVEL" --warmup=0 \
-    >"$work_dir/cpu-run.json"
-) 2>"$work_dir/cpu-client.txt"
-server_cpu_after="$(server_cpu_seconds)"
-python3 - "$work_dir" "$server_cpu_before" "$server_cpu_after" <<'PY'
+cpu_per_call() {
+  local rpc="$1"
+  echo "== CPU per call: $rpc, ${INPUTS%% *}, concurrency 32" >&2
+  local before after
+  before="$(server_cpu_seconds)"
+  (
+    TIMEFORMAT='%U %S'
+    time bench --input="${INPUTS%% *}" --rpc="$rpc" --concurrency=32 \
+      --queries="${QUERIES%% *}" --duration_s="$SECONDS_PER_LEVEL" \
+      --warmup=0 >"$work_dir/cpu-$rpc-run.json"
+  ) 2>"$work_dir/cpu-$rpc-client.txt"
+  after="$(server_cpu_seconds)"
+  python3 - "$work_dir" "$rpc" "$before" "$after" <<'PY'
 import json
 import os
 import sys
 
-work_dir, before, after = sys.argv[1], float(sys.argv[2]), float(sys.argv[3])
-with open(os.path.join(work_dir, "cpu-client.txt")) as f:
+work_dir, rpc = sys.argv[1], sys.argv[2]
+before, after = float(sys.argv[3]), float(sys.argv[4])
+with open(os.path.join(work_dir, f"cpu-{rpc}-client.txt")) as f:
     user, system = map(float, f.read().split()[-2:])
-with open(os.path.join(work_dir, "cpu-run.json")) as f:
+with open(os.path.join(work_dir, f"cpu-{rpc}-run.json")) as f:
     run = json.load(f)["results"][0]
-with open(os.path.join(work_dir, "cpu.json"), "w") as f:
+with open(os.path.join(work_dir, f"cpu-{rpc}.json"), "w") as f:
     json.dump({"calls": run["ok"], "throughput": run["throughput"],
                "elapsed_s": run["elapsed_s"],
                "client_cpu_s": user + system,
                "server_cpu_s": after - before}, f)
 PY
+}
+cpu_per_call predict
+cpu_per_call stream_predict
 
 # 4. Overload at twice the best Predict rate of the first input kind, once
 # per query count: light calls cost the client almost as much CPU as the
@@ -295,10 +312,10 @@ for before, after in zip(load("raw-before.json")["points"],
 adapt = {i: load(f"adapt-{i}.json")["results"][0] for i in inputs}
 predict = {f"{i}-{q}": load(f"predict-{i}-{q}.json")["results"]
            for i, q in sweeps}
-headline_sweep = predict[f"{headline}-{query_counts[0]}"]
+streams = {q: load(f"stream-{q}.json")["results"] for q in query_counts}
 overloads = {q: load(f"overload-{q}.json")["results"][0]
              for q in query_counts}
-cpu = load("cpu.json")
+cpu = {rpc: load(f"cpu-{rpc}.json") for rpc in ("predict", "stream_predict")}
 match = re.search(r"(\d+) workers; (\d+) torch threads",
                   machine["server"])
 workers, torch_threads = (int(match.group(1)), int(match.group(2))) \
@@ -343,15 +360,24 @@ targets.append({
                 f"(rounds: {round_ratios})",
     "ratio": adapt_ratio, "limit": 1.3, "pass": adapt_ratio <= 1.3})
 whole_run_ratio = adapt[headline]["p50_ms"] / raw_adapt["median_ms"]
-c32 = row_at(headline_sweep, 32)
-if c32 is not None:
-    ratio = c32["images_per_s"] / raw_best["images_per_s"]
-    targets.append({
-        "target": "Predict images/s at concurrency 32 >= 0.8x raw best batch",
-        "measured": f"{c32['images_per_s']:.0f} vs "
-                    f"{raw_best['images_per_s']:.0f} images/s = "
-                    f"{ratio:.2f}x",
-        "ratio": ratio, "limit": 0.8, "pass": ratio >= 0.8})
+# Throughput per query count, as unary calls and as StreamPredict messages
+# (one stream per caller).
+for q in query_counts:
+    queries = f"{q} quer{'y' if q == '1' else 'ies'}"
+    for how, sweep in [(f"unary calls of {queries}",
+                        predict[f"{headline}-{q}"]),
+                       (f"StreamPredict messages of {queries}", streams[q])]:
+        c32 = row_at(sweep, 32)
+        if c32 is None:
+            continue
+        ratio = c32["images_per_s"] / raw_best["images_per_s"]
+        targets.append({
+            "target": "Predict images/s at concurrency 32 >= 0.8x raw best "
+                      f"batch, {how}",
+            "measured": f"{c32['images_per_s']:.0f} vs "
+                        f"{raw_best['images_per_s']:.0f} images/s = "
+                        f"{ratio:.2f}x",
+            "ratio": ratio, "limit": 0.8, "pass": ratio >= 0.8})
 for q, overload in overloads.items():
     sweep = predict[f"{headline}-{q}"]
     top = max(sweep, key=lambda r: r["concurrency"])
@@ -382,24 +408,25 @@ for q, overload in overloads.items():
 # Where the CPU goes at concurrency 32, and the call rates the cores could
 # sustain at those costs.
 cores = int(machine["cores"])
-client_us = 1e6 * cpu["client_cpu_s"] / max(cpu["calls"], 1)
-server_us = 1e6 * cpu["server_cpu_s"] / max(cpu["calls"], 1)
 raw_us = 1e6 / raw_best["images_per_s"] * raw_best["threads"]
-cpu.update({"client_us_per_call": client_us,
-            "server_us_per_call": server_us,
-            "raw_best_cpu_us_per_image": raw_us,
-            "ceiling_shared_cores": cores * 1e6 / (client_us + server_us),
-            "ceiling_server_alone": cores * 1e6 / server_us})
+for run in cpu.values():
+    client_us = 1e6 * run["client_cpu_s"] / max(run["calls"], 1)
+    server_us = 1e6 * run["server_cpu_s"] / max(run["calls"], 1)
+    run.update({"client_us_per_call": client_us,
+                "server_us_per_call": server_us,
+                "raw_best_cpu_us_per_image": raw_us,
+                "ceiling_shared_cores": cores * 1e6 / (client_us + server_us),
+                "ceiling_server_alone": cores * 1e6 / server_us})
 
 # The tables, as Markdown (printed and written).
 lines = [f"# Serving benchmark: {os.path.basename(out_stem)}", ""]
 lines += ["| Target | Measured | Result |", "|---|---|---|"]
 lines += [f"| {t['target']} | {t['measured']} | "
           f"{'PASS' if t['pass'] else 'MISS'} |" for t in targets]
-lines += ["", f"Targets use examples sent as `{headline}` and, but for the "
-          f"overload runs, Predict calls of {query_counts[0]} quer"
-          f"{'y' if query_counts[0] == '1' else 'ies'} (the first rows "
-          "below). Server and client share the machine's cores.", "",
+lines += ["", f"Targets use examples sent as `{headline}`; each Predict "
+          "row names its queries per call or message. Server and client "
+          "share the machine's cores; the overload runs start their calls "
+          "asynchronously from one client thread.", "",
           f"## Adapt rounds (concurrency 1, {support} images)", "",
           f"Each round times the raw forward of {support} images (faster mode, "
           f"{torch_threads} thread(s), server idle) and then "
@@ -414,15 +441,20 @@ lines += ["", f"Over all {adapt[headline]['ok']} Adapt calls of the "
           f"{adapt[headline]['p50_ms']:.2f} vs {raw_adapt['median_ms']:.2f} "
           f"ms = {whole_run_ratio:.2f}x.", "",
           "## CPU per call (Predict, concurrency 32)", "",
-          f"{cpu['calls']} calls in {cpu['elapsed_s']:.1f} s "
-          f"({cpu['throughput']:.0f}/s): client {client_us:.0f} us and "
-          f"server {server_us:.0f} us of CPU per call (user + system); "
-          f"the raw best batch costs {raw_us:.0f} us of CPU per image. "
-          f"At these costs the {cores} cores sustain at most "
-          f"{cpu['ceiling_shared_cores']:.0f} calls/s with the client on "
-          f"them and {cpu['ceiling_server_alone']:.0f} calls/s for the "
-          "server alone; the target is "
-          f"{0.8 * raw_best['images_per_s']:.0f}.", "",
+          f"The raw best batch costs {raw_us:.0f} us of CPU per image; the "
+          f"target is {0.8 * raw_best['images_per_s']:.0f} images/s.", "",
+          "| calls as | calls | s | calls/s | client us/call | "
+          "server us/call | cores' ceiling with client | server alone |",
+          "|---|---:|---:|---:|---:|---:|---:|---:|"]
+lines += [f"| {rpc} | {run['calls']} | {run['elapsed_s']:.1f} | "
+          f"{run['throughput']:.0f} | {run['client_us_per_call']:.0f} | "
+          f"{run['server_us_per_call']:.0f} | "
+          f"{run['ceiling_shared_cores']:.0f} | "
+          f"{run['ceiling_server_alone']:.0f} |"
+          for rpc, run in cpu.items()]
+lines += ["", "CPU is user + system time, per completed call; the ceilings "
+          f"are the calls/s the {cores} cores could sustain at these "
+          "costs.", "",
           "## Raw forward (in process, ms per batch)", "",
           "Median of each point before and after the server runs; the "
           "faster one is the limit.", "",
@@ -452,6 +484,8 @@ for i in inputs:
     lines.append(server_row(adapt[i], i))
     for q in query_counts:
         lines += [server_row(r, i) for r in predict[f"{i}-{q}"]]
+for q in query_counts:
+    lines += [server_row(r, headline) for r in streams[q]]
 lines += [server_row(overload, headline) for overload in overloads.values()]
 lines += ["", "## Machine", ""]
 lines += [f"- {key}: `{value}`" for key, value in machine.items()]
@@ -463,7 +497,7 @@ with open(out_stem + ".json", "w") as f:
     json.dump({"machine": machine, "server": {"workers": workers,
                "torch_threads": torch_threads}, "targets": targets,
                "raw": raw, "adapt": adapt, "adapt_rounds": rounds,
-               "predict": predict,
+               "predict": predict, "stream_predict": streams,
                "overload": overloads, "cpu_per_call": cpu}, f, indent=2)
     f.write("\n")
 PY

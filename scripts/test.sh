@@ -26,12 +26,14 @@ fi
 
 # Sanitizers on what CI can afford (scripts/sanitize.sh runs the full
 # sets): ThreadSanitizer on the scheduling tests (worker pool, encoder
-# batcher), ASan + UBSan on them and on the core tests of the code that
-# reads bytes from outside (images, caches, bundles, stored states).
+# batcher, the load tool's generator and stream pool), ASan + UBSan on them
+# and on the core tests of the code that reads bytes from outside (images,
+# caches, bundles, stored states).
 # FEWSHOT_SANITIZE_CI=0 skips this step.
 if [[ "${FEWSHOT_SANITIZE_CI:-1}" != 0 ]]; then
   start=$SECONDS
-  scheduling_tests=(server_thread_pool_test server_embedding_batcher_test)
+  scheduling_tests=(server_thread_pool_test server_embedding_batcher_test
+    load_generator_test predict_stream_test)
   FEWSHOT_JOBS="$(nproc)" bash scripts/sanitize.sh thread \
     "${scheduling_tests[@]}" || status=1
   FEWSHOT_JOBS="$(nproc)" bash scripts/sanitize.sh address \

@@ -87,14 +87,7 @@ absl::StatusOr<torch::Tensor> EmbeddingBatcher::Embed(
   bool runs_alone = false;
   {
     absl::MutexLock lock(&mutex_);
-    if (stopping_) {
-      return absl::UnavailableError("the server is shutting down");
-    }
-    if (static_cast<int>(queue_.size()) >= options_.queue_capacity) {
-      return absl::ResourceExhaustedError(
-          absl::StrCat("the encoder queue is full (", options_.queue_capacity,
-                       " requests waiting); try again later"));
-    }
+    if (absl::Status admitted = Admission(); !admitted.ok()) return admitted;
     runs_alone = queue_.empty() &&
                  options_.max_batch_delay == absl::ZeroDuration() &&
                  inflight_batches_ < options_.max_inflight_batches;
@@ -122,6 +115,11 @@ absl::StatusOr<torch::Tensor> EmbeddingBatcher::Embed(
   }
   if (!submission->status.ok()) return submission->status;
   return submission->embeddings;
+}
+
+absl::Status EmbeddingBatcher::CheckRoom() const {
+  absl::MutexLock lock(&mutex_);
+  return Admission();
 }
 
 void EmbeddingBatcher::Shutdown() {
@@ -281,5 +279,15 @@ bool EmbeddingBatcher::FullOrStopping() const {
 }
 
 bool EmbeddingBatcher::Idle() const { return inflight_batches_ == 0; }
+
+absl::Status EmbeddingBatcher::Admission() const {
+  if (stopping_) return absl::UnavailableError("the server is shutting down");
+  if (static_cast<int>(queue_.size()) >= options_.queue_capacity) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("the encoder queue is full (", options_.queue_capacity,
+                     " requests waiting); try again later"));
+  }
+  return absl::OkStatus();
+}
 
 }  // namespace fewshot::server

@@ -80,6 +80,12 @@ class EmbeddingBatcher {
                                       const std::function<bool()>& cancelled)
       ABSL_LOCKS_EXCLUDED(mutex_);
 
+  // What Embed would answer at once were it called now: RESOURCE_EXHAUSTED
+  // while the queue is full, UNAVAILABLE after Shutdown() has begun, else
+  // OK. Lets a caller refuse a request before decoding its images; Embed
+  // still checks again, since the queue may fill in between.
+  absl::Status CheckRoom() const ABSL_LOCKS_EXCLUDED(mutex_);
+
   // Stops accepting inputs, runs every queued submission, waits for the
   // batches in flight and stops the dispatcher. Idempotent.
   void Shutdown() ABSL_LOCKS_EXCLUDED(mutex_);
@@ -118,13 +124,17 @@ class EmbeddingBatcher {
   // True when no batch is in flight.
   bool Idle() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
+  // The status of a submission arriving now: UNAVAILABLE, RESOURCE_EXHAUSTED
+  // or OK.
+  absl::Status Admission() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+
   // Constant after construction.
   const EmbeddingBatcherOptions options_;
   const EmbedFunction embed_;
   ThreadPool* const pool_;
   std::thread dispatcher_;
 
-  absl::Mutex mutex_;
+  mutable absl::Mutex mutex_;
   std::deque<std::shared_ptr<Submission>> queue_ ABSL_GUARDED_BY(mutex_);
   int64_t queued_images_ ABSL_GUARDED_BY(mutex_) = 0;
   int inflight_batches_ ABSL_GUARDED_BY(mutex_) = 0;

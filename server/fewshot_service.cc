@@ -244,7 +244,9 @@ absl::Status FewShotService::DoAdapt(const grpc::ServerContext& context,
   FEWSHOT_RETURN_IF_ERROR(validator_.ValidateAdapt(request));
   const core::AdaptationMethod& method = MethodNamed(request.method());
 
-  // Decode and preprocess on this thread.
+  // Refuse while the encoder queue is full, before decoding; then decode
+  // and preprocess on this thread.
+  FEWSHOT_RETURN_IF_ERROR(batcher_->CheckRoom());
   FEWSHOT_ASSIGN_OR_RETURN(
       torch::Tensor inputs,
       SupportToInputs(request.support(), metadata_.preprocessing,
@@ -290,7 +292,9 @@ absl::Status FewShotService::DoPredict(const grpc::ServerContext& context,
   FEWSHOT_ASSIGN_OR_RETURN(const core::AdaptationMethod* method,
                            MethodOf(request.adaptation_id(), *state));
 
-  // Decode and preprocess on this thread.
+  // Refuse while the encoder queue is full, before decoding; then decode
+  // and preprocess on this thread.
+  FEWSHOT_RETURN_IF_ERROR(batcher_->CheckRoom());
   FEWSHOT_ASSIGN_OR_RETURN(
       torch::Tensor inputs,
       QueriesToInputs(request.queries(), metadata_.preprocessing,
@@ -321,7 +325,9 @@ absl::Status FewShotService::DoClassify(const grpc::ServerContext& context,
   FEWSHOT_RETURN_IF_ERROR(validator_.ValidateClassify(request));
   const core::AdaptationMethod& method = MethodNamed(request.method());
 
-  // Decode and preprocess on this thread.
+  // Refuse while the encoder queue is full, before decoding; then decode
+  // and preprocess on this thread.
+  FEWSHOT_RETURN_IF_ERROR(batcher_->CheckRoom());
   FEWSHOT_ASSIGN_OR_RETURN(
       torch::Tensor support,
       SupportToInputs(request.support(), metadata_.preprocessing,
@@ -386,7 +392,9 @@ absl::Status FewShotService::DoAddExamples(
   FEWSHOT_RETURN_IF_ERROR(validator_.ValidateAddExamples(request));
   FEWSHOT_RETURN_IF_ERROR(LoadState(request.adaptation_id()).status());
 
-  // Decode on this thread, embed on a worker.
+  // Refuse while the encoder queue is full; else decode on this thread and
+  // embed on a worker.
+  FEWSHOT_RETURN_IF_ERROR(batcher_->CheckRoom());
   FEWSHOT_ASSIGN_OR_RETURN(
       torch::Tensor inputs,
       SupportToInputs(request.examples(), metadata_.preprocessing,
@@ -424,7 +432,9 @@ absl::Status FewShotService::DoFeedback(const grpc::ServerContext& context,
   FEWSHOT_RETURN_IF_ERROR(validator_.ValidateFeedback(request));
   FEWSHOT_RETURN_IF_ERROR(LoadState(request.adaptation_id()).status());
 
-  // Decode on this thread, embed on a worker.
+  // Refuse while the encoder queue is full; else decode on this thread and
+  // embed on a worker.
+  FEWSHOT_RETURN_IF_ERROR(batcher_->CheckRoom());
   FEWSHOT_ASSIGN_OR_RETURN(
       torch::Tensor input,
       ExampleToInput(request.query(), metadata_.preprocessing, image_limits_,

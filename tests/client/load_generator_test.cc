@@ -1,6 +1,7 @@
-// Tests RunLoad: option checks, the request and duration bounds, the fixed
-// rate and how late its calls started, error counting, and a run against an
-// in-process fake server on loopback over real gRPC.
+// Tests RunLoad and RunOpenLoopLoad: option checks, the request and duration
+// bounds, the fixed rate and how late its calls started, the cap on calls
+// in flight, error counting, and runs against an in-process fake server on
+// loopback over real gRPC.
 #include "client/load_generator.h"
 
 #include <grpcpp/grpcpp.h>
@@ -11,6 +12,8 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -215,6 +218,127 @@ TEST(RunLoadTest, DrivesFakeServerOverGrpc) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->ok, 30);
   ASSERT_EQ(result->errors.size(), 1);
+  EXPECT_EQ(result->errors.at(absl::StatusCode::kResourceExhausted), 10);
+  EXPECT_EQ(result->first_error.message(), "queue full");
+  EXPECT_EQ(service.calls, 40);
+}
+
+TEST(RunOpenLoopLoadTest, RejectsClosedLoop) {
+  LoadOptions options;
+  options.requests = 10;
+  int calls = 0;
+
+  absl::StatusOr<LoadResult> result =
+      RunOpenLoopLoad(options, [&calls](int64_t, LoadDone done) {
+        ++calls;
+        done(absl::OkStatus());
+      });
+
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(calls, 0);
+}
+
+TEST(RunOpenLoopLoadTest, StartsEachIndexOnceAtTheRate) {
+  // Completions run inline, before the call returns.
+  LoadOptions options;
+  options.concurrency = 4;
+  options.requests = 20;
+  options.rate = 100;
+  std::set<int64_t> indices;
+
+  absl::StatusOr<LoadResult> result =
+      RunOpenLoopLoad(options, [&indices](int64_t index, LoadDone done) {
+        indices.insert(index);
+        done(index % 5 == 0 ? absl::UnavailableError("down")
+                            : absl::OkStatus());
+      });
+
+  // Call 19 is due 190 ms after the start.
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(indices.size(), 20u);
+  EXPECT_EQ(*indices.rbegin(), 19);
+  EXPECT_EQ(result->ok, 16);
+  EXPECT_EQ(result->errors.at(absl::StatusCode::kUnavailable), 4);
+  EXPECT_EQ(result->first_error.message(), "down");
+  EXPECT_EQ(result->start_lags_ms.size(), 20u);
+  EXPECT_EQ(result->ok_sent_latencies_ms.size(), 16u);
+  EXPECT_GE(result->elapsed, absl::Milliseconds(190));
+}
+
+TEST(RunOpenLoopLoadTest, KeepsAtMostConcurrencyCallsInFlight) {
+  // Calls due every 1 ms end 20 ms after they start, on another thread; with
+  // 3 slots, later calls wait for a slot and start late.
+  LoadOptions options;
+  options.concurrency = 3;
+  options.requests = 12;
+  options.rate = 1000;
+  absl::Mutex mutex;
+  int in_flight = 0;
+  int most_in_flight = 0;
+  std::vector<std::thread> completions;
+
+  absl::StatusOr<LoadResult> result =
+      RunOpenLoopLoad(options, [&](int64_t, LoadDone done) {
+        absl::MutexLock lock(&mutex);
+        most_in_flight = std::max(most_in_flight, ++in_flight);
+        completions.emplace_back([&mutex, &in_flight, done] {
+          absl::SleepFor(absl::Milliseconds(20));
+          {
+            absl::MutexLock lock(&mutex);
+            --in_flight;
+          }
+          done(absl::OkStatus());
+        });
+      });
+  for (std::thread& completion : completions) completion.join();
+
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->ok, 12);
+  EXPECT_EQ(most_in_flight, 3);
+  // Calls 9 to 11 could start only after three rounds of 20 ms.
+  EXPECT_GE(*std::max_element(result->start_lags_ms.begin(),
+                              result->start_lags_ms.end()),
+            40.0);
+  for (double sent_ms : result->ok_sent_latencies_ms) EXPECT_GE(sent_ms, 19.0);
+  EXPECT_GE(result->elapsed, absl::Milliseconds(80));
+}
+
+TEST(RunOpenLoopLoadTest, DrivesFakeServerOverGrpcWithStartPredict) {
+  FakeFewShot service;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                           &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  ClientOptions client_options;
+  client_options.target = absl::StrCat("127.0.0.1:", port);
+  absl::StatusOr<std::unique_ptr<FewShotClient>> client =
+      FewShotClient::Connect(client_options);
+  ASSERT_TRUE(client.ok()) << client.status();
+  v1::PredictRequest ok_request;
+  ok_request.set_adaptation_id("id");
+  v1::PredictRequest full_request;
+  full_request.set_adaptation_id("full");
+  LoadOptions options;
+  options.concurrency = 8;
+  options.requests = 40;
+  options.rate = 2000;
+
+  absl::StatusOr<LoadResult> result =
+      RunOpenLoopLoad(options, [&](int64_t index, LoadDone done) {
+        (*client)->StartPredict(
+            index % 4 == 0 ? full_request : ok_request,
+            [done](absl::StatusOr<v1::PredictResponse> answer) {
+              EXPECT_TRUE(!answer.ok() || answer->predictions_size() == 1);
+              done(answer.status());
+            });
+      });
+  server->Shutdown();
+
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->ok, 30);
   EXPECT_EQ(result->errors.at(absl::StatusCode::kResourceExhausted), 10);
   EXPECT_EQ(result->first_error.message(), "queue full");
   EXPECT_EQ(service.calls, 40);

@@ -373,6 +373,38 @@ TEST(EmbeddingBatcherTest, FullQueueIsResourceExhaustedAtOnce) {
   EXPECT_LT(waited, absl::Milliseconds(100));
 }
 
+TEST(EmbeddingBatcherTest, CheckRoomAnswersAsEmbedWouldNow) {
+  std::unique_ptr<ThreadPool> pool = MakePool(1);
+  RecordingEmbed embed;
+  absl::Notification release;
+  embed.HoldBatchesUntil(&release);
+  auto batcher = MakeBatcher(
+      {.max_batch_size = 1, .queue_capacity = 1, .max_inflight_batches = 1},
+      &embed, pool.get());
+  EXPECT_TRUE(batcher->CheckRoom().ok());
+
+  // One call runs (held): the queue still has room.
+  std::thread running = StartCall(batcher.get(), 0);
+  WaitForFirstBatch(embed);
+  EXPECT_TRUE(batcher->CheckRoom().ok());
+
+  // A second call fills the queue.
+  std::thread queued = StartCall(batcher.get(), 1);
+  absl::SleepFor(absl::Milliseconds(50));
+  const absl::Status full = batcher->CheckRoom();
+  release.Notify();
+  running.join();
+  queued.join();
+  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(full.message(),
+            "the encoder queue is full (1 requests waiting); try again later");
+
+  // Room again once the queue drains; none after shutdown.
+  EXPECT_TRUE(batcher->CheckRoom().ok());
+  batcher->Shutdown();
+  EXPECT_EQ(batcher->CheckRoom().code(), absl::StatusCode::kUnavailable);
+}
+
 TEST(EmbeddingBatcherTest, ShutdownRunsQueuedWorkThenRefuses) {
   std::unique_ptr<ThreadPool> pool = MakePool(1);
   RecordingEmbed embed;
