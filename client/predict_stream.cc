@@ -1,5 +1,5 @@
 // Implements PredictStream: one write and one read per message, and the
-// call's status read once when the stream ends.
+// call's status read once, after the last read, when the stream ends.
 #include "client/predict_stream.h"
 
 #include <memory>
@@ -39,13 +39,11 @@ absl::StatusOr<v1::StreamPredictResponse> PredictStream::Send(
 
   // One message out, its answer back; either failing ends the stream.
   v1::StreamPredictResponse response;
-  if (!stream_->Write(request) || !stream_->Read(&response)) {
-    const absl::Status status = Finish();
-    return status.ok() ? absl::UnavailableError(
-                             "the server ended the stream without answering")
-                       : status;
-  }
-  return response;
+  if (stream_->Write(request) && stream_->Read(&response)) return response;
+  const absl::Status status = DrainAndFinish();
+  return status.ok() ? absl::UnavailableError(
+                           "the server ended the stream without answering")
+                     : status;
 }
 
 absl::Status PredictStream::Close() {
@@ -53,6 +51,10 @@ absl::Status PredictStream::Close() {
 
   // Half-close, then let the server finish the call.
   stream_->WritesDone();
+  return DrainAndFinish();
+}
+
+absl::Status PredictStream::DrainAndFinish() {
   v1::StreamPredictResponse unexpected;
   while (stream_->Read(&unexpected)) {
   }

@@ -52,6 +52,9 @@ class PredictStream {
  private:
   explicit PredictStream(absl::Time deadline);
 
+  // Reads what the server still sends, then the call's status.
+  absl::Status DrainAndFinish();
+
   // Reads the call's status once the stream can carry nothing more.
   absl::Status Finish();
 

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "fewshot/v1/fewshot_service.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/client/loopback_service.h"
 
 namespace fewshot::client {
 namespace {
@@ -67,21 +68,16 @@ class FakeFewShot final : public v1::FewShot::Service {
 class FewShotClientTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port_);
-    builder.RegisterService(&service_);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    ASSERT_GT(port_, 0);
+    running_ = testing::StartOnLoopback(service_);
+    ASSERT_NE(running_.server, nullptr);
   }
 
-  void TearDown() override { server_->Shutdown(); }
+  void TearDown() override { running_.server->Shutdown(); }
 
   // Options for the fake server with short backoffs.
   ClientOptions Options() const {
     ClientOptions options;
-    options.target = absl::StrCat("127.0.0.1:", port_);
+    options.target = running_.target();
     options.timeout = absl::Seconds(5);
     options.max_attempts = 3;
     options.initial_backoff = absl::Milliseconds(1);
@@ -89,8 +85,7 @@ class FewShotClientTest : public ::testing::Test {
   }
 
   FakeFewShot service_;
-  std::unique_ptr<grpc::Server> server_;
-  int port_ = 0;
+  testing::LoopbackService running_;
 };
 
 TEST(FewShotClientOptionsTest, RejectsEmptyTarget) {

@@ -23,6 +23,7 @@
 #include "client/fewshot_client.h"
 #include "fewshot/v1/fewshot_service.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/client/loopback_service.h"
 
 namespace fewshot::client {
 namespace {
@@ -169,60 +170,6 @@ TEST(RunLoadTest, ClosedLoopRecordsNoStartLag) {
   EXPECT_TRUE(result->ok_sent_latencies_ms.empty());
 }
 
-// Answers Predict, or RESOURCE_EXHAUSTED for the adaptation id "full".
-// Counts the calls it receives.
-class FakeFewShot final : public v1::FewShot::Service {
- public:
-  grpc::Status Predict(grpc::ServerContext* context,
-                       const v1::PredictRequest* request,
-                       v1::PredictResponse* response) override {
-    ++calls;
-    if (request->adaptation_id() == "full") {
-      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "queue full");
-    }
-    response->add_predictions();
-    return grpc::Status::OK;
-  }
-
-  std::atomic<int> calls{0};
-};
-
-TEST(RunLoadTest, DrivesFakeServerOverGrpc) {
-  FakeFewShot service;
-  int port = 0;
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                           &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_NE(server, nullptr);
-  ASSERT_GT(port, 0);
-  ClientOptions client_options;
-  client_options.target = absl::StrCat("127.0.0.1:", port);
-  client_options.timeout = absl::Seconds(5);
-  client_options.max_attempts = 1;
-  absl::StatusOr<std::unique_ptr<FewShotClient>> client =
-      FewShotClient::Connect(client_options);
-  ASSERT_TRUE(client.ok()) << client.status();
-  LoadOptions options;
-  options.concurrency = 8;
-  options.requests = 40;
-
-  absl::StatusOr<LoadResult> result = RunLoad(options, [&](int64_t index) {
-    v1::PredictRequest request;
-    request.set_adaptation_id(index % 4 == 0 ? "full" : "id");
-    return (*client)->Predict(request).status();
-  });
-  server->Shutdown();
-
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->ok, 30);
-  ASSERT_EQ(result->errors.size(), 1);
-  EXPECT_EQ(result->errors.at(absl::StatusCode::kResourceExhausted), 10);
-  EXPECT_EQ(result->first_error.message(), "queue full");
-  EXPECT_EQ(service.calls, 40);
-}
-
 TEST(RunOpenLoopLoadTest, RejectsClosedLoop) {
   LoadOptions options;
   options.requests = 10;
@@ -303,20 +250,74 @@ TEST(RunOpenLoopLoadTest, KeepsAtMostConcurrencyCallsInFlight) {
   EXPECT_GE(result->elapsed, absl::Milliseconds(80));
 }
 
-TEST(RunOpenLoopLoadTest, DrivesFakeServerOverGrpcWithStartPredict) {
-  FakeFewShot service;
-  int port = 0;
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                           &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ASSERT_NE(server, nullptr);
-  ClientOptions client_options;
-  client_options.target = absl::StrCat("127.0.0.1:", port);
-  absl::StatusOr<std::unique_ptr<FewShotClient>> client =
-      FewShotClient::Connect(client_options);
-  ASSERT_TRUE(client.ok()) << client.status();
+// Answers Predict, or RESOURCE_EXHAUSTED for the adaptation id "full".
+// Counts the calls it receives.
+class FakeFewShot final : public v1::FewShot::Service {
+ public:
+  grpc::Status Predict(grpc::ServerContext* context,
+                       const v1::PredictRequest* request,
+                       v1::PredictResponse* response) override {
+    ++calls;
+    if (request->adaptation_id() == "full") {
+      return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED, "queue full");
+    }
+    response->add_predictions();
+    return grpc::Status::OK;
+  }
+
+  std::atomic<int> calls{0};
+};
+
+// Runs FakeFewShot on a free loopback port, with a client that makes one
+// attempt per call.
+class LoadOverGrpcTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    running_ = testing::StartOnLoopback(service_);
+    ASSERT_NE(running_.server, nullptr);
+    ClientOptions options;
+    options.target = running_.target();
+    options.timeout = absl::Seconds(5);
+    options.max_attempts = 1;
+    absl::StatusOr<std::unique_ptr<FewShotClient>> client =
+        FewShotClient::Connect(options);
+    ASSERT_TRUE(client.ok()) << client.status();
+    client_ = *std::move(client);
+  }
+
+  void TearDown() override { running_.server->Shutdown(); }
+
+  // Checks a run of 40 calls of which every fourth was refused.
+  void ExpectThirtyAnsweredTenRefused(
+      const absl::StatusOr<LoadResult>& result) {
+    ASSERT_TRUE(result.ok()) << result.status();
+    EXPECT_EQ(result->ok, 30);
+    ASSERT_EQ(result->errors.size(), 1);
+    EXPECT_EQ(result->errors.at(absl::StatusCode::kResourceExhausted), 10);
+    EXPECT_EQ(result->first_error.message(), "queue full");
+    EXPECT_EQ(service_.calls, 40);
+  }
+
+  FakeFewShot service_;
+  testing::LoopbackService running_;
+  std::unique_ptr<FewShotClient> client_;
+};
+
+TEST_F(LoadOverGrpcTest, RunLoadCountsAnswersAndRefusals) {
+  LoadOptions options;
+  options.concurrency = 8;
+  options.requests = 40;
+
+  absl::StatusOr<LoadResult> result = RunLoad(options, [&](int64_t index) {
+    v1::PredictRequest request;
+    request.set_adaptation_id(index % 4 == 0 ? "full" : "id");
+    return client_->Predict(request).status();
+  });
+
+  ExpectThirtyAnsweredTenRefused(result);
+}
+
+TEST_F(LoadOverGrpcTest, RunOpenLoopLoadWithStartPredict) {
   v1::PredictRequest ok_request;
   ok_request.set_adaptation_id("id");
   v1::PredictRequest full_request;
@@ -328,20 +329,15 @@ TEST(RunOpenLoopLoadTest, DrivesFakeServerOverGrpcWithStartPredict) {
 
   absl::StatusOr<LoadResult> result =
       RunOpenLoopLoad(options, [&](int64_t index, LoadDone done) {
-        (*client)->StartPredict(
+        client_->StartPredict(
             index % 4 == 0 ? full_request : ok_request,
             [done](absl::StatusOr<v1::PredictResponse> answer) {
               EXPECT_TRUE(!answer.ok() || answer->predictions_size() == 1);
               done(answer.status());
             });
       });
-  server->Shutdown();
 
-  ASSERT_TRUE(result.ok()) << result.status();
-  EXPECT_EQ(result->ok, 30);
-  EXPECT_EQ(result->errors.at(absl::StatusCode::kResourceExhausted), 10);
-  EXPECT_EQ(result->first_error.message(), "queue full");
-  EXPECT_EQ(service.calls, 40);
+  ExpectThirtyAnsweredTenRefused(result);
 }
 
 }  // namespace

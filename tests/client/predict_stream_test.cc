@@ -20,6 +20,7 @@
 #include "client/predict_stream_pool.h"
 #include "fewshot/v1/fewshot_service.grpc.pb.h"
 #include "gtest/gtest.h"
+#include "tests/client/loopback_service.h"
 
 namespace fewshot::client {
 namespace {
@@ -73,14 +74,10 @@ v1::StreamPredictRequest Message(const std::string& id, uint64_t sequence,
 class PredictStreamTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port_);
-    builder.RegisterService(&service_);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
+    running_ = testing::StartOnLoopback(service_);
+    ASSERT_NE(running_.server, nullptr);
     ClientOptions options;
-    options.target = absl::StrCat("127.0.0.1:", port_);
+    options.target = running_.target();
     absl::StatusOr<std::unique_ptr<FewShotClient>> client =
         FewShotClient::Connect(options);
     ASSERT_TRUE(client.ok()) << client.status();
@@ -88,23 +85,31 @@ class PredictStreamTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    server_->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+    running_.server->Shutdown(
+        absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  }
+
+  // A stream open for `lifetime`; fails the test if it cannot be opened.
+  std::unique_ptr<PredictStream> Open(
+      absl::Duration lifetime = absl::Seconds(10)) {
+    absl::StatusOr<std::unique_ptr<PredictStream>> stream =
+        client_->OpenPredictStream(lifetime);
+    EXPECT_TRUE(stream.ok()) << stream.status();
+    return stream.ok() ? *std::move(stream) : nullptr;
   }
 
   FakeStreamingFewShot service_;
-  std::unique_ptr<grpc::Server> server_;
+  testing::LoopbackService running_;
   std::unique_ptr<FewShotClient> client_;
-  int port_ = 0;
 };
 
 TEST_F(PredictStreamTest, AnswersEachMessageInTurnOnOneStream) {
-  absl::StatusOr<std::unique_ptr<PredictStream>> stream =
-      client_->OpenPredictStream(absl::Seconds(10));
-  ASSERT_TRUE(stream.ok()) << stream.status();
+  std::unique_ptr<PredictStream> stream = Open();
+  ASSERT_NE(stream, nullptr);
 
   for (uint64_t sequence = 1; sequence <= 5; ++sequence) {
     absl::StatusOr<v1::StreamPredictResponse> answer =
-        (*stream)->Send(Message(absl::StrCat("a", sequence), sequence, 2));
+        stream->Send(Message(absl::StrCat("a", sequence), sequence, 2));
     ASSERT_TRUE(answer.ok()) << answer.status();
     EXPECT_EQ(answer->sequence(), sequence);
     EXPECT_EQ(answer->status_code(), 0);
@@ -112,62 +117,58 @@ TEST_F(PredictStreamTest, AnswersEachMessageInTurnOnOneStream) {
     EXPECT_EQ(answer->predictions(1).label(), absl::StrCat("a", sequence));
   }
 
-  EXPECT_TRUE((*stream)->Close().ok());
-  EXPECT_TRUE((*stream)->Close().ok());
+  EXPECT_TRUE(stream->Close().ok());
+  EXPECT_TRUE(stream->Close().ok());
   EXPECT_EQ(service_.streams.load(), 1);
 }
 
 TEST_F(PredictStreamTest, FailedMessageLeavesTheStreamOpen) {
-  absl::StatusOr<std::unique_ptr<PredictStream>> stream =
-      client_->OpenPredictStream(absl::Seconds(10));
-  ASSERT_TRUE(stream.ok()) << stream.status();
+  std::unique_ptr<PredictStream> stream = Open();
+  ASSERT_NE(stream, nullptr);
 
   absl::StatusOr<v1::StreamPredictResponse> failed =
-      (*stream)->Send(Message("missing", 1));
+      stream->Send(Message("missing", 1));
   ASSERT_TRUE(failed.ok()) << failed.status();
   EXPECT_EQ(failed->status_code(), grpc::StatusCode::NOT_FOUND);
 
   absl::StatusOr<v1::StreamPredictResponse> next =
-      (*stream)->Send(Message("a", 2));
+      stream->Send(Message("a", 2));
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(next->status_code(), 0);
   EXPECT_EQ(next->sequence(), 2u);
 }
 
 TEST_F(PredictStreamTest, StreamEndedByTheServerFailsThisAndLaterSends) {
-  absl::StatusOr<std::unique_ptr<PredictStream>> stream =
-      client_->OpenPredictStream(absl::Seconds(10));
-  ASSERT_TRUE(stream.ok()) << stream.status();
+  std::unique_ptr<PredictStream> stream = Open();
+  ASSERT_NE(stream, nullptr);
 
   absl::StatusOr<v1::StreamPredictResponse> ended =
-      (*stream)->Send(Message("abort", 1));
+      stream->Send(Message("abort", 1));
   EXPECT_EQ(ended.status().code(), absl::StatusCode::kAborted);
   EXPECT_EQ(ended.status().message(), "told to abort");
 
-  EXPECT_EQ((*stream)->Send(Message("a", 2)).status().code(),
+  EXPECT_EQ(stream->Send(Message("a", 2)).status().code(),
             absl::StatusCode::kAborted);
-  EXPECT_EQ((*stream)->Close().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(stream->Close().code(), absl::StatusCode::kAborted);
 }
 
 TEST_F(PredictStreamTest, DeadlineBoundsTheWholeStream) {
-  absl::StatusOr<std::unique_ptr<PredictStream>> stream =
-      client_->OpenPredictStream(absl::Milliseconds(300));
-  ASSERT_TRUE(stream.ok()) << stream.status();
+  std::unique_ptr<PredictStream> stream = Open(absl::Milliseconds(300));
+  ASSERT_NE(stream, nullptr);
 
   const absl::Time start = absl::Now();
   absl::StatusOr<v1::StreamPredictResponse> late =
-      (*stream)->Send(Message("slow", 1));
+      stream->Send(Message("slow", 1));
   EXPECT_EQ(late.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
 }
 
 TEST_F(PredictStreamTest, SendAfterCloseFails) {
-  absl::StatusOr<std::unique_ptr<PredictStream>> stream =
-      client_->OpenPredictStream(absl::Seconds(10));
-  ASSERT_TRUE(stream.ok()) << stream.status();
-  ASSERT_TRUE((*stream)->Close().ok());
+  std::unique_ptr<PredictStream> stream = Open();
+  ASSERT_NE(stream, nullptr);
+  ASSERT_TRUE(stream->Close().ok());
 
-  EXPECT_EQ((*stream)->Send(Message("a", 1)).status().code(),
+  EXPECT_EQ(stream->Send(Message("a", 1)).status().code(),
             absl::StatusCode::kFailedPrecondition);
 }
 

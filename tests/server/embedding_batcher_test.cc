@@ -356,11 +356,16 @@ TEST(EmbeddingBatcherTest, FullQueueIsResourceExhaustedAtOnce) {
       {.max_batch_size = 1, .queue_capacity = 1, .max_inflight_batches = 1},
       &embed, pool.get());
 
-  // One call runs (held), one waits in the queue; the third is refused.
+  // One call runs (held): the queue still has room.
   std::thread running = StartCall(batcher.get(), 0);
   WaitForFirstBatch(embed);
+  const absl::Status room_while_running = batcher->CheckRoom();
+
+  // One more waits in the queue; the third is refused, and CheckRoom says
+  // so before any input is offered.
   std::thread queued = StartCall(batcher.get(), 1);
   absl::SleepFor(absl::Milliseconds(50));
+  const absl::Status room_while_full = batcher->CheckRoom();
   const absl::Time start = absl::Now();
   absl::StatusOr<torch::Tensor> refused =
       batcher->Embed(Inputs(1, 2), absl::Now() + kLongWait, NotCancelled);
@@ -369,40 +374,13 @@ TEST(EmbeddingBatcherTest, FullQueueIsResourceExhaustedAtOnce) {
   running.join();
   queued.join();
 
+  EXPECT_TRUE(room_while_running.ok()) << room_while_running;
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_LT(waited, absl::Milliseconds(100));
-}
-
-TEST(EmbeddingBatcherTest, CheckRoomAnswersAsEmbedWouldNow) {
-  std::unique_ptr<ThreadPool> pool = MakePool(1);
-  RecordingEmbed embed;
-  absl::Notification release;
-  embed.HoldBatchesUntil(&release);
-  auto batcher = MakeBatcher(
-      {.max_batch_size = 1, .queue_capacity = 1, .max_inflight_batches = 1},
-      &embed, pool.get());
-  EXPECT_TRUE(batcher->CheckRoom().ok());
-
-  // One call runs (held): the queue still has room.
-  std::thread running = StartCall(batcher.get(), 0);
-  WaitForFirstBatch(embed);
-  EXPECT_TRUE(batcher->CheckRoom().ok());
-
-  // A second call fills the queue.
-  std::thread queued = StartCall(batcher.get(), 1);
-  absl::SleepFor(absl::Milliseconds(50));
-  const absl::Status full = batcher->CheckRoom();
-  release.Notify();
-  running.join();
-  queued.join();
-  EXPECT_EQ(full.code(), absl::StatusCode::kResourceExhausted);
-  EXPECT_EQ(full.message(),
+  EXPECT_EQ(room_while_full, refused.status());
+  EXPECT_EQ(room_while_full.message(),
             "the encoder queue is full (1 requests waiting); try again later");
-
-  // Room again once the queue drains; none after shutdown.
+  EXPECT_LT(waited, absl::Milliseconds(100));
   EXPECT_TRUE(batcher->CheckRoom().ok());
-  batcher->Shutdown();
-  EXPECT_EQ(batcher->CheckRoom().code(), absl::StatusCode::kUnavailable);
 }
 
 TEST(EmbeddingBatcherTest, ShutdownRunsQueuedWorkThenRefuses) {
@@ -429,6 +407,7 @@ TEST(EmbeddingBatcherTest, ShutdownRunsQueuedWorkThenRefuses) {
                 .status()
                 .code(),
             absl::StatusCode::kUnavailable);
+  EXPECT_EQ(batcher->CheckRoom().code(), absl::StatusCode::kUnavailable);
 }
 
 }  // namespace
