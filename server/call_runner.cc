@@ -31,7 +31,7 @@ struct PendingWork {
 
 }  // namespace
 
-absl::Time CallDeadline(const grpc::ServerContext& context) {
+absl::Time CallDeadline(const grpc::ServerContextBase& context) {
   const std::chrono::system_clock::time_point deadline = context.deadline();
   if (deadline == std::chrono::system_clock::time_point::max()) {
     return absl::InfiniteFuture();

@@ -20,7 +20,7 @@
 namespace fewshot::server {
 
 // The call's deadline; "no deadline" becomes absl::InfiniteFuture().
-absl::Time CallDeadline(const grpc::ServerContext& context);
+absl::Time CallDeadline(const grpc::ServerContextBase& context);
 
 // Submits `work` to `pool` and blocks until it finishes, returning its
 // status. Returns early, without waiting for the work, with

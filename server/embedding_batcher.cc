@@ -26,12 +26,34 @@ struct EmbeddingBatcher::Submission {
   int64_t images = 0;
   absl::Time enqueued;
   absl::Time deadline;
-  // Set by the caller when it stops waiting; the batch then drops it.
+  // Set by a blocking caller when it stops waiting; the batch then drops
+  // it. An asynchronous caller says so through `cancelled` instead.
   std::atomic<bool> abandoned{false};
-  // Written before `done` is notified.
+  std::function<bool()> cancelled;
+  // Written before `done` is notified and `on_done` runs.
   absl::Status status;
   torch::Tensor embeddings;
   absl::Notification done;
+  EmbedDone on_done;
+
+  // True when nobody waits for the rows any more.
+  bool Unwanted() const {
+    return abandoned.load() || (cancelled && cancelled());
+  }
+
+  // Hands the outcome to whoever waits for it. Called once.
+  void Complete(absl::Status outcome, torch::Tensor rows = torch::Tensor()) {
+    status = std::move(outcome);
+    embeddings = std::move(rows);
+    EmbedDone callback = std::move(on_done);
+    done.Notify();
+    if (!callback) return;
+    if (status.ok()) {
+      callback(embeddings);
+    } else {
+      callback(status);
+    }
+  }
 };
 
 absl::StatusOr<std::unique_ptr<EmbeddingBatcher>> EmbeddingBatcher::Create(
@@ -79,26 +101,7 @@ absl::StatusOr<torch::Tensor> EmbeddingBatcher::Embed(
   submission->inputs = std::move(inputs);
   submission->enqueued = absl::Now();
   submission->deadline = deadline;
-
-  // Queue it, or refuse at once. With no delay to wait out, a submission
-  // that finds nothing queued and a batch slot free is a batch of its own
-  // already, so it goes to the pool directly instead of waking the
-  // dispatcher first.
-  bool runs_alone = false;
-  {
-    absl::MutexLock lock(&mutex_);
-    if (absl::Status admitted = Admission(); !admitted.ok()) return admitted;
-    runs_alone = queue_.empty() &&
-                 options_.max_batch_delay == absl::ZeroDuration() &&
-                 inflight_batches_ < options_.max_inflight_batches;
-    if (runs_alone) {
-      ++inflight_batches_;
-    } else {
-      queued_images_ += submission->images;
-      queue_.push_back(submission);
-    }
-  }
-  if (runs_alone) SubmitBatch({submission});
+  if (absl::Status queued = Submit(submission); !queued.ok()) return queued;
 
   // Wait, giving up when the deadline passes or the caller cancels.
   while (!submission->done.WaitForNotificationWithDeadline(
@@ -122,6 +125,52 @@ absl::Status EmbeddingBatcher::CheckRoom() const {
   return Admission();
 }
 
+void EmbeddingBatcher::EmbedAsync(torch::Tensor inputs, absl::Time deadline,
+                                  std::function<bool()> cancelled,
+                                  EmbedDone done) {
+  if (inputs.dim() != 4 || inputs.size(0) < 1) {
+    done(absl::InvalidArgumentError(
+        absl::StrCat("inputs have ", inputs.dim(),
+                     " dimensions; expected [n >= 1, C, H, W]")));
+    return;
+  }
+  auto submission = std::make_shared<Submission>();
+  submission->images = inputs.size(0);
+  submission->inputs = std::move(inputs);
+  submission->enqueued = absl::Now();
+  submission->deadline = deadline;
+  submission->cancelled = std::move(cancelled);
+  submission->on_done = std::move(done);
+
+  // A refused submission never reached the queue: answer it here.
+  if (absl::Status queued = Submit(submission); !queued.ok()) {
+    submission->Complete(std::move(queued));
+  }
+}
+
+absl::Status EmbeddingBatcher::Submit(std::shared_ptr<Submission> submission) {
+  // Queue it, or refuse at once. With no delay to wait out, a submission
+  // that finds nothing queued and a batch slot free is a batch of its own
+  // already, so it goes to the pool directly instead of waking the
+  // dispatcher first.
+  bool runs_alone = false;
+  {
+    absl::MutexLock lock(&mutex_);
+    if (absl::Status admitted = Admission(); !admitted.ok()) return admitted;
+    runs_alone = queue_.empty() &&
+                 options_.max_batch_delay == absl::ZeroDuration() &&
+                 inflight_batches_ < options_.max_inflight_batches;
+    if (runs_alone) {
+      ++inflight_batches_;
+    } else {
+      queued_images_ += submission->images;
+      queue_.push_back(submission);
+    }
+  }
+  if (runs_alone) SubmitBatch({std::move(submission)});
+  return absl::OkStatus();
+}
+
 void EmbeddingBatcher::Shutdown() {
   absl::MutexLock join_lock(&join_mutex_);
   if (joined_) return;
@@ -142,6 +191,7 @@ void EmbeddingBatcher::Shutdown() {
 void EmbeddingBatcher::DispatchLoop() {
   while (true) {
     Batch batch;
+    Batch dropped;
     {
       // Wait for a free batch slot and a queued submission.
       absl::MutexLock lock(&mutex_);
@@ -156,12 +206,14 @@ void EmbeddingBatcher::DispatchLoop() {
         mutex_.AwaitWithDeadline(
             absl::Condition(this, &EmbeddingBatcher::FullOrStopping), flush_at);
       }
-      batch = TakeBatch();
-      if (batch.empty()) continue;
-      ++inflight_batches_;
+      batch = TakeBatch(dropped);
+      if (!batch.empty()) ++inflight_batches_;
     }
 
-    SubmitBatch(std::move(batch));
+    for (const std::shared_ptr<Submission>& submission : dropped) {
+      submission->Complete(absl::CancelledError("the call ended first"));
+    }
+    if (!batch.empty()) SubmitBatch(std::move(batch));
   }
 }
 
@@ -171,14 +223,13 @@ void EmbeddingBatcher::SubmitBatch(Batch batch) {
       pool_->TrySubmit([this, shared] { RunBatch(std::move(*shared)); });
   if (!submitted.ok()) {
     for (const std::shared_ptr<Submission>& submission : *shared) {
-      submission->status = submitted;
-      submission->done.Notify();
+      submission->Complete(submitted);
     }
     BatchDone();
   }
 }
 
-EmbeddingBatcher::Batch EmbeddingBatcher::TakeBatch() {
+EmbeddingBatcher::Batch EmbeddingBatcher::TakeBatch(Batch& dropped) {
   mutex_.AssertHeld();
   Batch batch;
   int64_t images = 0;
@@ -186,10 +237,9 @@ EmbeddingBatcher::Batch EmbeddingBatcher::TakeBatch() {
     std::shared_ptr<Submission>& next = queue_.front();
 
     // Callers that stopped waiting leave the queue without running.
-    if (next->abandoned.load()) {
+    if (next->Unwanted()) {
       queued_images_ -= next->images;
-      next->status = absl::CancelledError("the call ended first");
-      next->done.Notify();
+      dropped.push_back(std::move(next));
       queue_.pop_front();
       continue;
     }
@@ -214,13 +264,11 @@ void EmbeddingBatcher::RunBatch(Batch batch) {
   std::vector<torch::Tensor> inputs;
   int64_t images = 0;
   for (std::shared_ptr<Submission>& submission : batch) {
-    if (submission->abandoned.load()) {
-      submission->status = absl::CancelledError("the call ended first");
-      submission->done.Notify();
+    if (submission->Unwanted()) {
+      submission->Complete(absl::CancelledError("the call ended first"));
     } else if (now >= submission->deadline) {
-      submission->status = absl::DeadlineExceededError(
-          "the deadline passed while the request waited for the encoder");
-      submission->done.Notify();
+      submission->Complete(absl::DeadlineExceededError(
+          "the deadline passed while the request waited for the encoder"));
     } else {
       images += submission->images;
       inputs.push_back(submission->inputs);
@@ -246,22 +294,23 @@ void EmbeddingBatcher::RunBatch(Batch batch) {
 
   // Hand each caller its own rows, copied out of a shared batch so that a
   // kept state does not pin (or serialise) the other callers' rows.
+  // The batch slot is free before the callers' own work runs.
+  BatchDone();
   int64_t offset = 0;
   for (const std::shared_ptr<Submission>& submission : live) {
     if (embeddings.ok() && live.size() == 1) {
-      submission->embeddings = *embeddings;
+      submission->Complete(absl::OkStatus(), *embeddings);
     } else if (embeddings.ok()) {
-      submission->embeddings = embeddings
-                                   ->slice(/*dim=*/0, /*start=*/offset,
-                                           /*end=*/offset + submission->images)
-                                   .clone();
+      submission->Complete(absl::OkStatus(),
+                           embeddings
+                               ->slice(/*dim=*/0, /*start=*/offset,
+                                       /*end=*/offset + submission->images)
+                               .clone());
     } else {
-      submission->status = embeddings.status();
+      submission->Complete(embeddings.status());
     }
     offset += submission->images;
-    submission->done.Notify();
   }
-  BatchDone();
 }
 
 void EmbeddingBatcher::BatchDone() {

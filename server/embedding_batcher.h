@@ -80,6 +80,20 @@ class EmbeddingBatcher {
                                       const std::function<bool()>& cancelled)
       ABSL_LOCKS_EXCLUDED(mutex_);
 
+  // Receives the embeddings of an EmbedAsync call, or why there are none.
+  using EmbedDone = std::function<void(absl::StatusOr<torch::Tensor>)>;
+
+  // Embed without blocking: `done` runs exactly once, on a pool worker once
+  // the batch has run, or on this thread when the inputs are refused at
+  // once (as Embed refuses them). Inputs whose deadline has passed, or for
+  // which `cancelled` (polled when their batch is formed and when it
+  // starts) returns true, are dropped with DEADLINE_EXCEEDED or CANCELLED
+  // when their batch starts. `cancelled` may be empty and must stay
+  // callable until `done` has run.
+  void EmbedAsync(torch::Tensor inputs, absl::Time deadline,
+                  std::function<bool()> cancelled, EmbedDone done)
+      ABSL_LOCKS_EXCLUDED(mutex_);
+
   // What Embed would answer at once were it called now: RESOURCE_EXHAUSTED
   // while the queue is full, UNAVAILABLE after Shutdown() has begun, else
   // OK. Lets a caller refuse a request before decoding its images; Embed
@@ -100,9 +114,15 @@ class EmbeddingBatcher {
   // The body of the dispatcher thread.
   void DispatchLoop() ABSL_LOCKS_EXCLUDED(mutex_);
 
+  // Queues `submission`, hands it to the pool directly when it can run
+  // alone, or refuses it.
+  absl::Status Submit(std::shared_ptr<Submission> submission)
+      ABSL_LOCKS_EXCLUDED(mutex_);
+
   // Removes from the queue the next batch to run: up to max_batch_size
-  // images, or one larger submission alone.
-  Batch TakeBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // images, or one larger submission alone. Submissions whose callers
+  // stopped waiting move to `dropped`, to be completed outside the lock.
+  Batch TakeBatch(Batch& dropped) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   // Hands `batch`, already counted in flight, to the pool; if the pool
   // refuses it, its callers fail at once with the pool's status.

@@ -168,11 +168,34 @@ grpc::Status FewShotService::Adapt(grpc::ServerContext* context,
   return Finish(Rpc::kAdapt, start, DoAdapt(*context, *request, response));
 }
 
-grpc::Status FewShotService::Predict(grpc::ServerContext* context,
-                                     const v1::PredictRequest* request,
-                                     v1::PredictResponse* response) {
+grpc::ServerUnaryReactor* FewShotService::Predict(
+    grpc::CallbackServerContext* context, const v1::PredictRequest* request,
+    v1::PredictResponse* response) {
   const absl::Time start = Begin();
-  return Finish(Rpc::kPredict, start, DoPredict(*context, *request, response));
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+
+  // Check and decode here; a refusal answers at once.
+  absl::StatusOr<PredictWork> work = PreparePredict(*request);
+  if (!work.ok()) {
+    reactor->Finish(Finish(Rpc::kPredict, start, work.status()));
+    return reactor;
+  }
+
+  // The batch's worker scores and answers; no thread waits for it. The
+  // context, request and response live until Finish.
+  torch::Tensor inputs = std::move(work->inputs);
+  batcher_->EmbedAsync(
+      std::move(inputs), CallDeadline(*context),
+      [context] { return context->IsCancelled(); },
+      [this, reactor, request, response, start,
+       work = *std::move(work)](absl::StatusOr<torch::Tensor> embeddings) {
+        absl::Status status = embeddings.status();
+        if (status.ok()) {
+          status = AnswerPredict(*request, work, *embeddings, response);
+        }
+        reactor->Finish(Finish(Rpc::kPredict, start, status));
+      });
+  return reactor;
 }
 
 grpc::Status FewShotService::Classify(grpc::ServerContext* context,
@@ -285,32 +308,43 @@ absl::Status FewShotService::DoAdapt(const grpc::ServerContext& context,
 absl::Status FewShotService::DoPredict(const grpc::ServerContext& context,
                                        const v1::PredictRequest& request,
                                        v1::PredictResponse* response) {
+  FEWSHOT_ASSIGN_OR_RETURN(PredictWork work, PreparePredict(request));
+  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor embeddings,
+                           EmbedForCall(context, std::move(work.inputs)));
+  return AnswerPredict(request, work, embeddings, response);
+}
+
+absl::StatusOr<FewShotService::PredictWork> FewShotService::PreparePredict(
+    const v1::PredictRequest& request) {
   // Validate, and find the adaptation.
   FEWSHOT_RETURN_IF_ERROR(validator_.ValidatePredict(request));
-  FEWSHOT_ASSIGN_OR_RETURN(std::shared_ptr<const core::AdaptationState> state,
-                           LoadState(request.adaptation_id()));
-  FEWSHOT_ASSIGN_OR_RETURN(const core::AdaptationMethod* method,
-                           MethodOf(request.adaptation_id(), *state));
+  PredictWork work;
+  FEWSHOT_ASSIGN_OR_RETURN(work.state, LoadState(request.adaptation_id()));
+  FEWSHOT_ASSIGN_OR_RETURN(work.method,
+                           MethodOf(request.adaptation_id(), *work.state));
 
   // Refuse while the encoder queue is full, before decoding; then decode
   // and preprocess on this thread.
   FEWSHOT_RETURN_IF_ERROR(batcher_->CheckRoom());
   FEWSHOT_ASSIGN_OR_RETURN(
-      torch::Tensor inputs,
-      QueriesToInputs(request.queries(), metadata_.preprocessing,
-                      image_limits_));
+      work.inputs, QueriesToInputs(request.queries(), metadata_.preprocessing,
+                                   image_limits_));
+  return work;
+}
 
-  // Embed through the batcher; scoring is cheap, so it runs here.
-  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor embeddings,
-                           EmbedForCall(context, std::move(inputs)));
+absl::Status FewShotService::AnswerPredict(const v1::PredictRequest& request,
+                                           const PredictWork& work,
+                                           const torch::Tensor& embeddings,
+                                           v1::PredictResponse* response) {
+  // Score: cheap next to the encoder.
   std::vector<core::ClassPrediction> predictions;
   FEWSHOT_RETURN_IF_ERROR(
-      ScoreQueries(*method, *state, embeddings, &predictions));
+      ScoreQueries(*work.method, *work.state, embeddings, &predictions));
 
   // Reply.
   for (const core::ClassPrediction& prediction : predictions) {
-    *response->add_predictions() =
-        ToProtoPrediction(prediction, request.min_confidence(), state->labels);
+    *response->add_predictions() = ToProtoPrediction(
+        prediction, request.min_confidence(), work.state->labels);
   }
   response->set_model_version(metadata_.version);
   metrics_->RecordQueriesPredicted(response->predictions_size());

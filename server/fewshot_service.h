@@ -49,7 +49,12 @@ namespace fewshot::server {
 // NOTE: work queued on the pool refers to the service, so the service's
 // Shutdown() and then the pool's (which drain them) must run before the
 // service is destroyed.
-class FewShotService final : public v1::FewShot::Service {
+// Predict is served through gRPC's callback API: its handler returns once
+// the queries are queued, and the encoder batch's worker scores them and
+// answers, so no gRPC thread blocks per call. The other methods are
+// synchronous.
+class FewShotService final
+    : public v1::FewShot::WithCallbackMethod_Predict<v1::FewShot::Service> {
  public:
   // Takes the model from `bundle` and offers the methods this build knows
   // that the bundle lists, each set up from its head and temperature
@@ -77,9 +82,9 @@ class FewShotService final : public v1::FewShot::Service {
   grpc::Status Adapt(grpc::ServerContext* context,
                      const v1::AdaptRequest* request,
                      v1::AdaptResponse* response) override;
-  grpc::Status Predict(grpc::ServerContext* context,
-                       const v1::PredictRequest* request,
-                       v1::PredictResponse* response) override;
+  grpc::ServerUnaryReactor* Predict(grpc::CallbackServerContext* context,
+                                    const v1::PredictRequest* request,
+                                    v1::PredictResponse* response) override;
   grpc::Status Classify(grpc::ServerContext* context,
                         const v1::ClassifyRequest* request,
                         v1::ClassifyResponse* response) override;
@@ -117,6 +122,24 @@ class FewShotService final : public v1::FewShot::Service {
                  std::vector<std::string> method_names,
                  const RequestLimits& limits, AdaptationStore* store,
                  ThreadPool* pool, ServerMetrics* metrics);
+
+  // A Predict call ready for the encoder: its adaptation, method and
+  // decoded queries [n, C, H, W].
+  struct PredictWork {
+    std::shared_ptr<const core::AdaptationState> state;
+    const core::AdaptationMethod* method = nullptr;
+    torch::Tensor inputs;
+  };
+
+  // Validates `request`, finds its adaptation and decodes its queries;
+  // RESOURCE_EXHAUSTED while the encoder queue is full.
+  absl::StatusOr<PredictWork> PreparePredict(const v1::PredictRequest& request);
+
+  // Scores the queries' `embeddings` and fills `response`.
+  absl::Status AnswerPredict(const v1::PredictRequest& request,
+                             const PredictWork& work,
+                             const torch::Tensor& embeddings,
+                             v1::PredictResponse* response);
 
   // The handlers' bodies, returning absl::Status.
   absl::Status DoAdapt(const grpc::ServerContext& context,

@@ -34,8 +34,9 @@ struct ServerOptions {
   // threads run forward passes and method work, each forward pass using
   // `torch_threads` LibTorch intra-op threads.
 
-  // Threads gRPC may use to poll and run calls; 0 keeps gRPC's default (a
-  // thread per call in progress, no limit). A call arriving when all are
+  // Threads gRPC may use to poll and run calls of the synchronous methods
+  // (all but Predict, which is served by callbacks); 0 keeps gRPC's default
+  // (a thread per call in progress, no limit). A call arriving when all are
   // taken is answered RESOURCE_EXHAUSTED by gRPC itself.
   int grpc_max_threads = 0;
   // gRPC threads kept waiting for calls between calls; 0 keeps gRPC's

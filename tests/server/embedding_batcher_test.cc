@@ -95,6 +95,31 @@ void WaitForFirstBatch(RecordingEmbed& embed) {
   while (embed.sizes().empty()) absl::SleepFor(absl::Milliseconds(1));
 }
 
+// A batcher over a RecordingEmbed whose batches wait for `release`, with
+// a first one-row call already running (held) on `busy`.
+struct HeldBatcher {
+  explicit HeldBatcher(EmbeddingBatcherOptions options) : pool(MakePool(1)) {
+    embed.HoldBatchesUntil(&release);
+    batcher = MakeBatcher(std::move(options), &embed, pool.get());
+    busy = StartCall(batcher.get(), 0);
+    WaitForFirstBatch(embed);
+  }
+
+  ~HeldBatcher() { Release(); }
+
+  // Lets the held batches run and waits for the first call. Idempotent.
+  void Release() {
+    if (!release.HasBeenNotified()) release.Notify();
+    if (busy.joinable()) busy.join();
+  }
+
+  std::unique_ptr<ThreadPool> pool;
+  RecordingEmbed embed;
+  absl::Notification release;
+  std::unique_ptr<EmbeddingBatcher> batcher;
+  std::thread busy;
+};
+
 TEST(EmbeddingBatcherTest, CreateRejectsZeroBatchSize) {
   std::unique_ptr<ThreadPool> pool = MakePool(1);
   RecordingEmbed embed;
@@ -300,51 +325,123 @@ TEST(EmbeddingBatcherTest, NeverRunsMoreBatchesAtOnceThanItsSlots) {
 }
 
 TEST(EmbeddingBatcherTest, CancelledCallIsDroppedBeforeItsBatchRuns) {
-  std::unique_ptr<ThreadPool> pool = MakePool(1);
-  RecordingEmbed embed;
-  absl::Notification release;
-  embed.HoldBatchesUntil(&release);
-  auto batcher = MakeBatcher({.max_batch_size = 1, .max_inflight_batches = 1},
-                             &embed, pool.get());
-
   // The first call occupies the only batch slot; the second waits in the
   // queue and is cancelled there.
-  std::thread busy = StartCall(batcher.get(), 0);
-  WaitForFirstBatch(embed);
+  HeldBatcher held({.max_batch_size = 1, .max_inflight_batches = 1});
   std::atomic<bool> cancel{false};
   absl::StatusOr<torch::Tensor> cancelled;
   std::thread waiting([&] {
-    cancelled = batcher->Embed(Inputs(1, 1), absl::Now() + kLongWait,
-                               [&] { return cancel.load(); });
+    cancelled = held.batcher->Embed(Inputs(1, 1), absl::Now() + kLongWait,
+                                    [&] { return cancel.load(); });
   });
   cancel.store(true);
   waiting.join();
-  release.Notify();
-  busy.join();
-  batcher->Shutdown();
+  held.Release();
+  held.batcher->Shutdown();
 
   EXPECT_EQ(cancelled.status().code(), absl::StatusCode::kCancelled);
-  EXPECT_THAT(embed.sizes(), ::testing::ElementsAre(1));
+  EXPECT_THAT(held.embed.sizes(), ::testing::ElementsAre(1));
 }
 
 TEST(EmbeddingBatcherTest, ExpiredCallIsDroppedBeforeItsBatchRuns) {
-  std::unique_ptr<ThreadPool> pool = MakePool(1);
-  RecordingEmbed embed;
-  absl::Notification release;
-  embed.HoldBatchesUntil(&release);
-  auto batcher = MakeBatcher({.max_batch_size = 1, .max_inflight_batches = 1},
-                             &embed, pool.get());
+  HeldBatcher held({.max_batch_size = 1, .max_inflight_batches = 1});
 
-  std::thread busy = StartCall(batcher.get(), 0);
-  WaitForFirstBatch(embed);
-  absl::StatusOr<torch::Tensor> expired = batcher->Embed(
+  absl::StatusOr<torch::Tensor> expired = held.batcher->Embed(
       Inputs(1, 1), absl::Now() + absl::Milliseconds(20), NotCancelled);
-  release.Notify();
-  busy.join();
-  batcher->Shutdown();
+  held.Release();
+  held.batcher->Shutdown();
 
   EXPECT_EQ(expired.status().code(), absl::StatusCode::kDeadlineExceeded);
-  EXPECT_THAT(embed.sizes(), ::testing::ElementsAre(1));
+  EXPECT_THAT(held.embed.sizes(), ::testing::ElementsAre(1));
+}
+
+// What an EmbedAsync call delivered, and on which thread.
+struct AsyncOutcome {
+  absl::Notification delivered;
+  absl::StatusOr<torch::Tensor> embeddings;
+  std::thread::id thread;
+
+  EmbeddingBatcher::EmbedDone Receiver() {
+    return [this](absl::StatusOr<torch::Tensor> result) {
+      embeddings = std::move(result);
+      thread = std::this_thread::get_id();
+      delivered.Notify();
+    };
+  }
+};
+
+TEST(EmbeddingBatcherTest, AsyncCallsShareABatchWithBlockingOnes) {
+  // While a first call holds the only slot, a blocking and an asynchronous
+  // call queue up and then run as one batch.
+  HeldBatcher held({.max_inflight_batches = 1});
+  std::thread blocking = StartCall(held.batcher.get(), 1);
+  absl::SleepFor(absl::Milliseconds(20));
+  AsyncOutcome async;
+  held.batcher->EmbedAsync(Inputs(2, 5), absl::Now() + kLongWait, nullptr,
+                           async.Receiver());
+  EXPECT_FALSE(async.delivered.HasBeenNotified());
+  held.Release();
+  blocking.join();
+  ASSERT_TRUE(async.delivered.WaitForNotificationWithTimeout(kLongWait));
+
+  ASSERT_TRUE(async.embeddings.ok()) << async.embeddings.status();
+  EXPECT_EQ(async.embeddings->size(0), 2);
+  EXPECT_FLOAT_EQ(async.embeddings->index({0, 0}).item<float>(), 5.0f);
+  EXPECT_FLOAT_EQ(async.embeddings->index({1, 0}).item<float>(), 6.0f);
+  EXPECT_NE(async.thread, std::this_thread::get_id());
+  EXPECT_THAT(held.embed.sizes(), ::testing::ElementsAre(1, 3));
+}
+
+TEST(EmbeddingBatcherTest, AsyncCallRefusedAtOnceHearsItOnTheCallingThread) {
+  // One call runs (held) and one fills the queue.
+  HeldBatcher held(
+      {.max_batch_size = 1, .queue_capacity = 1, .max_inflight_batches = 1});
+  std::thread queued = StartCall(held.batcher.get(), 1);
+  absl::SleepFor(absl::Milliseconds(50));
+
+  AsyncOutcome refused;
+  held.batcher->EmbedAsync(Inputs(1, 2), absl::Now() + kLongWait, nullptr,
+                           refused.Receiver());
+  AsyncOutcome malformed;
+  held.batcher->EmbedAsync(torch::zeros({28, 28}), absl::Now() + kLongWait,
+                           nullptr, malformed.Receiver());
+  const bool refused_at_once = refused.delivered.HasBeenNotified();
+  const bool malformed_at_once = malformed.delivered.HasBeenNotified();
+  held.Release();
+  queued.join();
+
+  ASSERT_TRUE(refused_at_once);
+  EXPECT_EQ(refused.embeddings.status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(refused.thread, std::this_thread::get_id());
+  ASSERT_TRUE(malformed_at_once);
+  EXPECT_EQ(malformed.embeddings.status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(EmbeddingBatcherTest, CancelledOrExpiredAsyncCallsAreDropped) {
+  // Both wait in the queue behind the held batch; one is cancelled there,
+  // the other's deadline passes there.
+  HeldBatcher held({.max_batch_size = 1, .max_inflight_batches = 1});
+  std::atomic<bool> cancel{false};
+  AsyncOutcome cancelled;
+  held.batcher->EmbedAsync(
+      Inputs(1, 1), absl::Now() + kLongWait,
+      [&cancel] { return cancel.load(); }, cancelled.Receiver());
+  AsyncOutcome expired;
+  held.batcher->EmbedAsync(Inputs(1, 2), absl::Now() + absl::Milliseconds(20),
+                           nullptr, expired.Receiver());
+  cancel.store(true);
+  absl::SleepFor(absl::Milliseconds(40));
+  held.Release();
+  ASSERT_TRUE(cancelled.delivered.WaitForNotificationWithTimeout(kLongWait));
+  ASSERT_TRUE(expired.delivered.WaitForNotificationWithTimeout(kLongWait));
+  held.batcher->Shutdown();
+
+  EXPECT_EQ(cancelled.embeddings.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(expired.embeddings.status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(held.embed.sizes(), ::testing::ElementsAre(1));
 }
 
 TEST(EmbeddingBatcherTest, FullQueueIsResourceExhaustedAtOnce) {
