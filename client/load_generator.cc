@@ -66,6 +66,28 @@ void Merge(LoadResult& part, LoadResult& total) {
   if (total.first_error.ok()) total.first_error = part.first_error;
 }
 
+// When call `index` of a run at `rate` calls/s that began at `start` is due.
+absl::Time DueAt(absl::Time start, int64_t index, double rate) {
+  return start + absl::Seconds(static_cast<double>(index) / rate);
+}
+
+// Adds one call to `result`: a success with its latency from `begin` (and,
+// for a fixed rate, from `sent`), or a failure by its code.
+void RecordCall(const absl::Status& status, absl::Time begin, absl::Time sent,
+                absl::Time end, bool fixed_rate, LoadResult& result) {
+  if (!status.ok()) {
+    ++result.errors[status.code()];
+    if (result.first_error.ok()) result.first_error = status;
+    return;
+  }
+  ++result.ok;
+  result.ok_latencies_ms.push_back(absl::ToDoubleMilliseconds(end - begin));
+  if (fixed_rate) {
+    result.ok_sent_latencies_ms.push_back(
+        absl::ToDoubleMilliseconds(end - sent));
+  }
+}
+
 // What the calls of an open-loop run share with its starting thread.
 struct OpenLoopState {
   absl::Mutex mutex;
@@ -104,8 +126,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options,
       absl::Time begin = absl::Now();
       absl::Time sent = begin;
       if (options.rate > 0) {
-        begin =
-            start + absl::Seconds(static_cast<double>(index) / options.rate);
+        begin = DueAt(start, index, options.rate);
         if (begin >= stop) return;
         absl::SleepFor(std::max(begin - absl::Now(), absl::ZeroDuration()));
         sent = absl::Now();
@@ -115,18 +136,7 @@ absl::StatusOr<LoadResult> RunLoad(const LoadOptions& options,
       }
 
       const absl::Status status = call(index);
-      const absl::Time end = absl::Now();
-      if (status.ok()) {
-        ++part.ok;
-        part.ok_latencies_ms.push_back(absl::ToDoubleMilliseconds(end - begin));
-        if (options.rate > 0) {
-          part.ok_sent_latencies_ms.push_back(
-              absl::ToDoubleMilliseconds(end - sent));
-        }
-      } else {
-        ++part.errors[status.code()];
-        if (part.first_error.ok()) part.first_error = status;
-      }
+      RecordCall(status, begin, sent, absl::Now(), options.rate > 0, part);
     }
   };
   std::vector<std::thread> threads;
@@ -174,8 +184,7 @@ absl::StatusOr<LoadResult> RunOpenLoopLoad(const LoadOptions& options,
   // records it.
   for (int64_t index = 0; options.requests == 0 || index < options.requests;
        ++index) {
-    const absl::Time due =
-        start + absl::Seconds(static_cast<double>(index) / options.rate);
+    const absl::Time due = DueAt(start, index, options.rate);
     if (due >= stop) break;
     absl::SleepFor(std::max(due - absl::Now(), absl::ZeroDuration()));
     absl::Time sent;
@@ -190,16 +199,7 @@ absl::StatusOr<LoadResult> RunOpenLoopLoad(const LoadOptions& options,
     call(index, [state, due, sent](absl::Status status) {
       const absl::Time end = absl::Now();
       absl::MutexLock lock(&state->mutex);
-      LoadResult& result = state->result;
-      if (status.ok()) {
-        ++result.ok;
-        result.ok_latencies_ms.push_back(absl::ToDoubleMilliseconds(end - due));
-        result.ok_sent_latencies_ms.push_back(
-            absl::ToDoubleMilliseconds(end - sent));
-      } else {
-        ++result.errors[status.code()];
-        if (result.first_error.ok()) result.first_error = status;
-      }
+      RecordCall(status, due, sent, end, /*fixed_rate=*/true, state->result);
       state->last_end = std::max(state->last_end, end);
       --state->in_flight;
     });

@@ -36,6 +36,23 @@ struct EmbeddingBatcher::Submission {
   absl::Notification done;
   EmbedDone on_done;
 
+  // A submission of `inputs` [n, C, H, W]; INVALID_ARGUMENT for another
+  // shape.
+  static absl::StatusOr<std::shared_ptr<Submission>> Of(torch::Tensor inputs,
+                                                        absl::Time deadline) {
+    if (inputs.dim() != 4 || inputs.size(0) < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("inputs have ", inputs.dim(),
+                       " dimensions; expected [n >= 1, C, H, W]"));
+    }
+    auto submission = std::make_shared<Submission>();
+    submission->images = inputs.size(0);
+    submission->inputs = std::move(inputs);
+    submission->enqueued = absl::Now();
+    submission->deadline = deadline;
+    return submission;
+  }
+
   // True when nobody waits for the rows any more.
   bool Unwanted() const {
     return abandoned.load() || (cancelled && cancelled());
@@ -91,16 +108,10 @@ EmbeddingBatcher::~EmbeddingBatcher() { Shutdown(); }
 absl::StatusOr<torch::Tensor> EmbeddingBatcher::Embed(
     torch::Tensor inputs, absl::Time deadline,
     const std::function<bool()>& cancelled) {
-  if (inputs.dim() != 4 || inputs.size(0) < 1) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("inputs have ", inputs.dim(),
-                     " dimensions; expected [n >= 1, C, H, W]"));
-  }
-  auto submission = std::make_shared<Submission>();
-  submission->images = inputs.size(0);
-  submission->inputs = std::move(inputs);
-  submission->enqueued = absl::Now();
-  submission->deadline = deadline;
+  absl::StatusOr<std::shared_ptr<Submission>> made =
+      Submission::Of(std::move(inputs), deadline);
+  if (!made.ok()) return made.status();
+  std::shared_ptr<Submission> submission = *std::move(made);
   if (absl::Status queued = Submit(submission); !queued.ok()) return queued;
 
   // Wait, giving up when the deadline passes or the caller cancels.
@@ -128,17 +139,13 @@ absl::Status EmbeddingBatcher::CheckRoom() const {
 void EmbeddingBatcher::EmbedAsync(torch::Tensor inputs, absl::Time deadline,
                                   std::function<bool()> cancelled,
                                   EmbedDone done) {
-  if (inputs.dim() != 4 || inputs.size(0) < 1) {
-    done(absl::InvalidArgumentError(
-        absl::StrCat("inputs have ", inputs.dim(),
-                     " dimensions; expected [n >= 1, C, H, W]")));
+  absl::StatusOr<std::shared_ptr<Submission>> made =
+      Submission::Of(std::move(inputs), deadline);
+  if (!made.ok()) {
+    done(made.status());
     return;
   }
-  auto submission = std::make_shared<Submission>();
-  submission->images = inputs.size(0);
-  submission->inputs = std::move(inputs);
-  submission->enqueued = absl::Now();
-  submission->deadline = deadline;
+  std::shared_ptr<Submission> submission = *std::move(made);
   submission->cancelled = std::move(cancelled);
   submission->on_done = std::move(done);
 
