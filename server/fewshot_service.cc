@@ -18,6 +18,7 @@
 #include "server/call_runner.h"
 #include "server/grpc_status.h"
 #include "server/proto_conversion.h"
+#include "server/stream_predict_reactor.h"
 
 namespace fewshot::server {
 namespace {
@@ -252,12 +253,9 @@ grpc::Status FewShotService::GetAdaptation(
                 DoGetAdaptation(*request, response));
 }
 
-grpc::Status FewShotService::StreamPredict(
-    grpc::ServerContext* context,
-    grpc::ServerReaderWriter<v1::StreamPredictResponse,
-                             v1::StreamPredictRequest>* stream) {
-  const absl::Time start = Begin();
-  return Finish(Rpc::kStreamPredict, start, DoStreamPredict(*context, stream));
+grpc::ServerBidiReactor<v1::StreamPredictRequest, v1::StreamPredictResponse>*
+FewShotService::StreamPredict(grpc::CallbackServerContext* context) {
+  return new StreamPredictReactor(this, context);
 }
 
 absl::Status FewShotService::DoAdapt(const grpc::ServerContext& context,
@@ -303,15 +301,6 @@ absl::Status FewShotService::DoAdapt(const grpc::ServerContext& context,
   response->set_model_version(metadata_.version);
   *response->mutable_example_ids() = ToProtoExampleIds(state->example_ids);
   return absl::OkStatus();
-}
-
-absl::Status FewShotService::DoPredict(const grpc::ServerContext& context,
-                                       const v1::PredictRequest& request,
-                                       v1::PredictResponse* response) {
-  FEWSHOT_ASSIGN_OR_RETURN(PredictWork work, PreparePredict(request));
-  FEWSHOT_ASSIGN_OR_RETURN(torch::Tensor embeddings,
-                           EmbedForCall(context, std::move(work.inputs)));
-  return AnswerPredict(request, work, embeddings, response);
 }
 
 absl::StatusOr<FewShotService::PredictWork> FewShotService::PreparePredict(
@@ -549,45 +538,6 @@ absl::Status FewShotService::DoGetAdaptation(
   FEWSHOT_ASSIGN_OR_RETURN(std::shared_ptr<const core::AdaptationState> state,
                            LoadState(request.adaptation_id()));
   *response = ToAdaptationInfo(request.adaptation_id(), *state);
-  return absl::OkStatus();
-}
-
-absl::Status FewShotService::DoStreamPredict(
-    const grpc::ServerContext& context,
-    grpc::ServerReaderWriter<v1::StreamPredictResponse,
-                             v1::StreamPredictRequest>* stream) {
-  std::string adaptation_id;
-  v1::StreamPredictRequest request;
-  while (stream->Read(&request)) {
-    // A message may name another adaptation; an empty id keeps the last.
-    if (!request.adaptation_id().empty()) {
-      adaptation_id = request.adaptation_id();
-    }
-    v1::PredictRequest predict;
-    predict.set_adaptation_id(adaptation_id);
-    predict.set_min_confidence(request.min_confidence());
-    predict.mutable_queries()->Swap(request.mutable_queries());
-
-    // Predict; only the end of the call itself ends the stream.
-    v1::PredictResponse predicted;
-    const absl::Status status = DoPredict(context, predict, &predicted);
-    if (status.code() == absl::StatusCode::kCancelled ||
-        status.code() == absl::StatusCode::kDeadlineExceeded ||
-        status.code() == absl::StatusCode::kUnavailable) {
-      return status;
-    }
-
-    // Answer this message, with its own status.
-    v1::StreamPredictResponse response;
-    response.set_sequence(request.sequence());
-    response.set_status_code(static_cast<int32_t>(status.code()));
-    response.set_status_message(std::string(status.message()));
-    response.mutable_predictions()->Swap(predicted.mutable_predictions());
-    response.set_model_version(metadata_.version);
-    if (!stream->Write(response)) {
-      return absl::CancelledError("the client stopped reading the stream");
-    }
-  }
   return absl::OkStatus();
 }
 

@@ -17,8 +17,8 @@
 #define FEWSHOT_SERVER_FEWSHOT_SERVICE_H_
 
 #include <grpcpp/server_context.h>
+#include <grpcpp/support/server_callback.h>
 #include <grpcpp/support/status.h>
-#include <grpcpp/support/sync_stream.h>
 
 #include <functional>
 #include <memory>
@@ -49,12 +49,13 @@ namespace fewshot::server {
 // NOTE: work queued on the pool refers to the service, so the service's
 // Shutdown() and then the pool's (which drain them) must run before the
 // service is destroyed.
-// Predict is served through gRPC's callback API: its handler returns once
-// the queries are queued, and the encoder batch's worker scores them and
-// answers, so no gRPC thread blocks per call. The other methods are
-// synchronous.
+// Predict and StreamPredict are served through gRPC's callback API: a
+// handler returns once the queries are queued, and the encoder batch's
+// worker scores them and answers, so no gRPC thread blocks per call or
+// per open stream. The other methods are synchronous.
 class FewShotService final
-    : public v1::FewShot::WithCallbackMethod_Predict<v1::FewShot::Service> {
+    : public v1::FewShot::WithCallbackMethod_Predict<
+          v1::FewShot::WithCallbackMethod_StreamPredict<v1::FewShot::Service>> {
  public:
   // Takes the model from `bundle` and offers the methods this build knows
   // that the bundle lists, each set up from its head and temperature
@@ -106,14 +107,15 @@ class FewShotService final
   grpc::Status GetAdaptation(grpc::ServerContext* context,
                              const v1::GetAdaptationRequest* request,
                              v1::GetAdaptationResponse* response) override;
-  // Answers each message on the calling thread, in order; concurrent
-  // streams still share encoder batches.
-  grpc::Status StreamPredict(
-      grpc::ServerContext* context,
-      grpc::ServerReaderWriter<v1::StreamPredictResponse,
-                               v1::StreamPredictRequest>* stream) override;
+  // Answers each message in order, one at a time; concurrent streams
+  // share encoder batches with each other and with Predict.
+  grpc::ServerBidiReactor<v1::StreamPredictRequest, v1::StreamPredictResponse>*
+  StreamPredict(grpc::CallbackServerContext* context) override;
 
  private:
+  // Serves one StreamPredict call (server/stream_predict_reactor.h).
+  class StreamPredictReactor;
+
   using MethodMap =
       absl::flat_hash_map<std::string, std::unique_ptr<core::AdaptationMethod>>;
 
@@ -145,9 +147,6 @@ class FewShotService final
   absl::Status DoAdapt(const grpc::ServerContext& context,
                        const v1::AdaptRequest& request,
                        v1::AdaptResponse* response);
-  absl::Status DoPredict(const grpc::ServerContext& context,
-                         const v1::PredictRequest& request,
-                         v1::PredictResponse* response);
   absl::Status DoClassify(const grpc::ServerContext& context,
                           const v1::ClassifyRequest& request,
                           v1::ClassifyResponse* response);
@@ -164,10 +163,6 @@ class FewShotService final
                              v1::RemoveClassResponse* response);
   absl::Status DoGetAdaptation(const v1::GetAdaptationRequest& request,
                                v1::GetAdaptationResponse* response);
-  absl::Status DoStreamPredict(
-      const grpc::ServerContext& context,
-      grpc::ServerReaderWriter<v1::StreamPredictResponse,
-                               v1::StreamPredictRequest>* stream);
 
   // The state kept under `id`, usable with this server's model: a state
   // of another model version with the same encoder weights is rebuilt

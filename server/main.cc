@@ -40,8 +40,9 @@ ABSL_FLAG(int, workers, 2, "worker threads running the model");
 ABSL_FLAG(int, grpc_max_threads, 0,
           "threads gRPC may use to receive and answer calls of the "
           "synchronous methods (0: no limit, one per call in progress); a "
-          "call finding none free gets RESOURCE_EXHAUSTED. Predict is served "
-          "by callbacks and bounded by --queue_capacity instead");
+          "call finding none free gets RESOURCE_EXHAUSTED. Predict and "
+          "StreamPredict are served by callbacks, hold no thread while "
+          "waiting, and are bounded by --queue_capacity instead");
 ABSL_FLAG(int, grpc_max_pollers, 64,
           "gRPC threads kept waiting for calls between calls (0: gRPC's "
           "default of 2, which ends and recreates threads under "

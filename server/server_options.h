@@ -35,7 +35,8 @@ struct ServerOptions {
   // `torch_threads` LibTorch intra-op threads.
 
   // Threads gRPC may use to poll and run calls of the synchronous methods
-  // (all but Predict, which is served by callbacks); 0 keeps gRPC's default
+  // (all but Predict and StreamPredict, which are served by callbacks and
+  // hold no thread while they wait); 0 keeps gRPC's default
   // (a thread per call in progress, no limit). A call arriving when all are
   // taken is answered RESOURCE_EXHAUSTED by gRPC itself.
   int grpc_max_threads = 0;

@@ -56,28 +56,6 @@ struct Outcome {
   int predictions = 0;
 };
 
-// The value of the first sample of `name` whose labels contain every one
-// of `labels` (each like `rpc="Classify"`), or -1 when there is none.
-double SampleValue(const std::string& page, const std::string& name,
-                   const std::vector<std::string>& labels) {
-  for (absl::string_view line : absl::StrSplit(page, '\n')) {
-    if (!absl::StartsWith(line, name)) continue;
-    const absl::string_view rest = line.substr(name.size());
-    if (!rest.empty() && rest[0] != '{' && rest[0] != ' ') continue;
-    bool matches = true;
-    for (const std::string& label : labels) {
-      matches = matches && absl::StrContains(rest, label);
-    }
-    const size_t space = rest.rfind(' ');
-    double value = -1;
-    if (matches && space != absl::string_view::npos &&
-        absl::SimpleAtod(rest.substr(space + 1), &value)) {
-      return value;
-    }
-  }
-  return -1;
-}
-
 // A Classify call of one drawing per class, whose queries are copies of
 // those drawings; `labels` receives the label each query must get.
 v1::ClassifyRequest CopyClassify(const std::vector<ExampleClass>& classes,

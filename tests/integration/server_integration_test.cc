@@ -42,19 +42,6 @@ std::unique_ptr<client::FewShotClient> ConnectTo(const ServerProcess& server) {
   return connected.ok() ? *std::move(connected) : nullptr;
 }
 
-// The value of the sample `series` (name with labels) in a metrics page,
-// or -1 when absent.
-double SampleValue(const std::string& page, const std::string& series) {
-  for (absl::string_view line : absl::StrSplit(page, '\n')) {
-    if (!absl::StartsWith(line, series + " ")) continue;
-    double value = -1;
-    if (absl::SimpleAtod(line.substr(series.size() + 1), &value)) {
-      return value;
-    }
-  }
-  return -1;
-}
-
 // The fraction of `predictions` whose label matches `truth`.
 template <typename Predictions>
 double Accuracy(const Predictions& predictions,
@@ -124,13 +111,10 @@ TEST(ServerIntegrationTest, MetricsCountRequests) {
   ASSERT_TRUE(server.ok()) << server.status();
   auto client = ConnectTo(**server);
   ASSERT_NE(client, nullptr);
-  const std::string adapt_count =
-      "fewshot_request_duration_seconds_count{rpc=\"Adapt\"}";
-  const std::string predict_count =
-      "fewshot_request_duration_seconds_count{rpc=\"Predict\"}";
+  const std::string count = "fewshot_request_duration_seconds_count";
   const std::string before = ScrapeMetrics((*server)->metrics_port());
   ASSERT_THAT(before, HasSubstr("# HELP fewshot_request_duration_seconds"));
-  EXPECT_EQ(SampleValue(before, adapt_count), 0);
+  EXPECT_EQ(SampleValue(before, count, {"rpc=\"Adapt\""}), 0);
 
   // One Adapt and one Predict.
   v1::AdaptRequest adapt;
@@ -147,8 +131,8 @@ TEST(ServerIntegrationTest, MetricsCountRequests) {
   ASSERT_TRUE(client->Predict(predict).ok());
 
   const std::string after = ScrapeMetrics((*server)->metrics_port());
-  EXPECT_EQ(SampleValue(after, adapt_count), 1);
-  EXPECT_EQ(SampleValue(after, predict_count), 1);
+  EXPECT_EQ(SampleValue(after, count, {"rpc=\"Adapt\""}), 1);
+  EXPECT_EQ(SampleValue(after, count, {"rpc=\"Predict\""}), 1);
   EXPECT_EQ(SampleValue(after, "fewshot_adaptations_created_total"), 1);
   EXPECT_EQ(SampleValue(after, "fewshot_queries_predicted_total"), 1);
   EXPECT_EQ(SampleValue(after, "fewshot_cached_adaptations"), 1);
