@@ -18,6 +18,9 @@
 // --rpc=stream_predict sends the Predict queries as StreamPredict messages
 // instead: each caller keeps a stream open and sends one message at a time
 // on it, waiting for its answer, so a call is one message, not one RPC.
+// --rpc=stream_ahead opens a stream per call and sends --stream_messages
+// messages on it before reading any answer, as a client with many queries
+// against one adaptation would; a call is the whole stream.
 #include <algorithm>
 #include <cstdint>
 #include <iostream>
@@ -53,8 +56,8 @@ ABSL_FLAG(int, warmup, 5, "Unmeasured calls per RPC before measuring");
 ABSL_FLAG(int, timeout_ms, 10000, "Deadline of each call, in ms");
 ABSL_FLAG(std::string, rpc, "",
           "Load mode: comma-separated RPCs out of adapt, predict, "
-          "stream_predict, classify, add_examples, or all; empty keeps the "
-          "one-at-a-time table");
+          "stream_predict, stream_ahead, classify, add_examples, or all; "
+          "empty keeps the one-at-a-time table");
 ABSL_FLAG(std::vector<std::string>, concurrency, {"1"},
           "Load mode: comma-separated concurrency levels, one row each");
 ABSL_FLAG(double, duration_s, 0,
@@ -66,6 +69,9 @@ ABSL_FLAG(double, rate, 0,
 ABSL_FLAG(std::string, format, "table", "Load mode output: table, csv, json");
 ABSL_FLAG(int, queries, 1,
           "Load mode: queries per Predict call or StreamPredict message");
+ABSL_FLAG(int, stream_messages, 32,
+          "Load mode, --rpc=stream_ahead: messages per stream, all sent "
+          "before any answer is read");
 ABSL_FLAG(std::string, input, "png",
           "How examples are sent: png (the files as read) or tensor "
           "(preprocessed float tensors of the model's input shape, random "
@@ -75,8 +81,8 @@ namespace fewshot::client {
 namespace {
 
 // Every RPC the load mode knows, in the order "all" runs them.
-const char* const kLoadRpcs[] = {"adapt", "predict", "stream_predict",
-                                 "classify", "add_examples"};
+const char* const kLoadRpcs[] = {"adapt",        "predict",  "stream_predict",
+                                 "stream_ahead", "classify", "add_examples"};
 
 // The requests every measurement is built from.
 struct BenchRequests {
@@ -87,6 +93,8 @@ struct BenchRequests {
   v1::PredictRequest predict_some;
   // The queries of `predict_some` as one StreamPredict message.
   v1::StreamPredictRequest stream_some;
+  // --stream_messages copies of `stream_some`, numbered.
+  std::vector<v1::StreamPredictRequest> stream_ahead;
 };
 
 // Images one call of `rpc` sends through the encoder.
@@ -94,6 +102,10 @@ int ImagesPerCall(const std::string& rpc, const BenchRequests& requests) {
   if (rpc == "adapt") return requests.adapt.support_size();
   if (rpc == "predict" || rpc == "stream_predict") {
     return requests.predict_some.queries_size();
+  }
+  if (rpc == "stream_ahead") {
+    return static_cast<int>(requests.stream_ahead.size()) *
+           requests.predict_some.queries_size();
   }
   if (rpc == "classify") {
     return requests.classify.support_size() + requests.classify.queries_size();
@@ -134,8 +146,8 @@ absl::StatusOr<std::vector<std::string>> ParseRpcs(const std::string& text) {
     if (std::find(std::begin(kLoadRpcs), std::end(kLoadRpcs), name) ==
         std::end(kLoadRpcs)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "rpc: expected adapt, predict, stream_predict, classify, "
-          "add_examples or all, got \"",
+          "rpc: expected adapt, predict, stream_predict, stream_ahead, "
+          "classify, add_examples or all, got \"",
           name, "\""));
     }
     rpcs.emplace_back(name);
@@ -164,7 +176,8 @@ absl::StatusOr<std::vector<int>> ParseLevels(
 
 // The call that `rpc` makes under load: Predict sends `predict_some`;
 // stream_predict sends `stream_some` on a stream borrowed from a pool that
-// lives as long as the call;
+// lives as long as the call; stream_ahead sends `stream_ahead` on a new
+// stream and fails with the first message's error, if any;
 // add_examples adapts a fresh adaptation of its own and adds one support
 // example (cycling through them) per call, so that adaptation grows by one
 // example per call over the run.
@@ -190,6 +203,26 @@ absl::StatusOr<LoadCall> MakeLoadCall(const std::string& rpc,
     auto pool = std::make_shared<PredictStreamPool>(client, options);
     return LoadCall([pool, &requests](int64_t) {
       return pool->Call(requests.stream_some);
+    });
+  }
+  if (rpc == "stream_ahead") {
+    return LoadCall([&client, &requests](int64_t) -> absl::Status {
+      absl::StatusOr<std::vector<v1::StreamPredictResponse>> answers =
+          client.StreamPredict(requests.stream_ahead);
+      if (!answers.ok()) return answers.status();
+      for (const v1::StreamPredictResponse& answer : *answers) {
+        if (answer.status_code() != 0) {
+          return absl::Status(
+              static_cast<absl::StatusCode>(answer.status_code()),
+              answer.status_message());
+        }
+      }
+      if (answers->size() != requests.stream_ahead.size()) {
+        return absl::InternalError(
+            absl::StrCat("stream_ahead: ", answers->size(), " answers to ",
+                         requests.stream_ahead.size(), " messages"));
+      }
+      return absl::OkStatus();
     });
   }
   if (rpc == "classify") {
@@ -349,11 +382,12 @@ int Run(int argc, char** argv) {
   const std::string input = absl::GetFlag(FLAGS_input);
   if (args.size() < 3 || absl::GetFlag(FLAGS_requests) < 1 ||
       absl::GetFlag(FLAGS_warmup) < 0 ||
+      absl::GetFlag(FLAGS_stream_messages) < 1 ||
       (input != "png" && input != "tensor")) {
     std::cerr << "usage: fewshot-bench [--target=host:port] [--requests=N] "
                  "[--input=png|tensor] "
-                 "[--rpc=adapt,predict,stream_predict,classify,"
-                 "add_examples|all "
+                 "[--rpc=adapt,predict,stream_predict,stream_ahead,"
+                 "classify,add_examples|all --stream_messages=N "
                  "--concurrency=1,8,32 --duration_s=S --rate=R "
                  "--format=table|csv|json] <support_dir> <queries>...\n";
     return 2;
@@ -410,6 +444,10 @@ int Run(int argc, char** argv) {
       kept, requests.predict_some.queries_size() - kept);
   requests.stream_some.set_adaptation_id(adapted->adaptation_id());
   *requests.stream_some.mutable_queries() = requests.predict_some.queries();
+  for (int i = 0; i < absl::GetFlag(FLAGS_stream_messages); ++i) {
+    requests.stream_ahead.push_back(requests.stream_some);
+    requests.stream_ahead.back().set_sequence(i);
+  }
 
   if (absl::GetFlag(FLAGS_rpc).empty()) {
     return RunOneAtATime(**client, requests, adaptation->size_bytes());

@@ -60,10 +60,11 @@ std::string FormatModelInfo(const v1::GetModelInfoResponse& info) {
   absl::StrAppendFormat(
       &out,
       "limits:         %d support examples, %d queries, %d classes, "
-      "%d bytes and %d pixels per image, %d characters per label\n",
+      "%d bytes and %d pixels per image, %d characters per label, %d "
+      "StreamPredict messages in flight per stream\n",
       limits.max_support_examples(), limits.max_queries(), limits.max_classes(),
       limits.max_image_bytes(), limits.max_image_pixels(),
-      limits.max_label_length());
+      limits.max_label_length(), limits.max_stream_messages_in_flight());
   return out;
 }
 

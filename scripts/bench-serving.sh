@@ -9,13 +9,15 @@
 #      of 25 images first, so that a machine whose speed drifts during the
 #      run (shared hosts do) moves both sides of each round's ratio alike;
 #   3. Predict throughput and p99 at concurrency 1, 8, 32, 128, as unary
-#      calls and as StreamPredict messages (one stream per caller);
+#      calls, as StreamPredict messages sent one at a time (one stream per
+#      caller) and as StreamPredict messages sent ahead (STREAM_MESSAGES
+#      per stream, all sent before any answer is read);
 #   4. the ratios server/raw, and per query count a 2x overload run (fixed
 #      rate, twice the measured Predict capacity, calls started
 #      asynchronously) that must answer the excess with RESOURCE_EXHAUSTED
 #      while the accepted calls' p99 stays bounded, valid only when the
 #      client could offer that rate;
-#   5. where the CPU goes at Predict concurrency 32, unary and streamed:
+#   5. where the CPU goes at Predict concurrency 32, per call or message:
 #      the client's and the server's CPU time per call (user + system), and
 #      the call rates the machine's cores could sustain at those costs,
 #      with and without the client on the same cores.
@@ -33,6 +35,7 @@
 # ["1 10"] (queries per Predict call, one sweep each), INPUTS ["tensor
 # png"] (the targets use the first input kind with the first query count),
 # RAW_THREADS [1,2], RAW_BATCHES [1,2,4,8,16,25,32,64,128,256],
+# STREAM_MESSAGES [32],
 # OVERLOAD_CONCURRENCY [256], BUILD [1] (0: do not build the three
 # binaries), FEWSHOT_JOBS [1].
 set -euo pipefail
@@ -51,6 +54,7 @@ INPUTS="${INPUTS:-tensor png}"
 RAW_THREADS="${RAW_THREADS:-1,2}"
 RAW_BATCHES="${RAW_BATCHES:-1,2,4,8,16,25,32,64,128,256}"
 OVERLOAD_CONCURRENCY="${OVERLOAD_CONCURRENCY:-256}"
+STREAM_MESSAGES="${STREAM_MESSAGES:-32}"
 SUPPORT=examples/omniglot/support
 QUERY_DIR=examples/omniglot/queries
 if ! [[ "$ADAPT_ROUNDS" =~ ^[1-9][0-9]*$ ]] ||
@@ -65,7 +69,8 @@ STEP_TIMEOUT=300
 
 command_line="$(printf '%q ' "$0" "$@")"
 for variable in BUILD_DIR NAME SECONDS_PER_LEVEL ADAPT_CALLS ADAPT_ROUNDS \
-    LEVELS QUERIES INPUTS RAW_THREADS RAW_BATCHES OVERLOAD_CONCURRENCY; do
+    LEVELS QUERIES INPUTS RAW_THREADS RAW_BATCHES OVERLOAD_CONCURRENCY \
+    STREAM_MESSAGES; do
   command_line="$variable='${!variable}' $command_line"
 done
 
@@ -167,6 +172,12 @@ for queries in $QUERIES; do
   bench --input="${INPUTS%% *}" --rpc=stream_predict --concurrency="$LEVELS" \
     --queries="$queries" --duration_s="$SECONDS_PER_LEVEL" --warmup=50 \
     >"$work_dir/stream-$queries.json"
+  echo "== StreamPredict sent ahead, ${INPUTS%% *}, $queries per message," \
+    "$STREAM_MESSAGES per stream, concurrency $LEVELS" >&2
+  bench --input="${INPUTS%% *}" --rpc=stream_ahead --concurrency="$LEVELS" \
+    --queries="$queries" --stream_messages="$STREAM_MESSAGES" \
+    --duration_s="$SECONDS_PER_LEVEL" --warmup=5 \
+    >"$work_dir/ahead-$queries.json"
 done
 
 # 5. CPU per call at concurrency 32 (first input kind and query count),
@@ -187,23 +198,28 @@ cpu_per_call() {
   (
     TIMEFORMAT='%U %S'
     time bench --input="${INPUTS%% *}" --rpc="$rpc" --concurrency=32 \
-      --queries="${QUERIES%% *}" --duration_s="$SECONDS_PER_LEVEL" \
-      --warmup=0 >"$work_dir/cpu-$rpc-run.json"
+      --queries="${QUERIES%% *}" --stream_messages="$STREAM_MESSAGES" \
+      --duration_s="$SECONDS_PER_LEVEL" --warmup=0 \
+      >"$work_dir/cpu-$rpc-run.json"
   ) 2>"$work_dir/cpu-$rpc-client.txt"
   after="$(server_cpu_seconds)"
-  python3 - "$work_dir" "$rpc" "$before" "$after" <<'PY'
+  python3 - "$work_dir" "$rpc" "$before" "$after" "${QUERIES%% *}" <<'PY'
 import json
 import os
 import sys
 
 work_dir, rpc = sys.argv[1], sys.argv[2]
 before, after = float(sys.argv[3]), float(sys.argv[4])
+queries = int(sys.argv[5])
 with open(os.path.join(work_dir, f"cpu-{rpc}-client.txt")) as f:
     user, system = map(float, f.read().split()[-2:])
 with open(os.path.join(work_dir, f"cpu-{rpc}-run.json")) as f:
     run = json.load(f)["results"][0]
+# A stream_ahead call carries many messages; count messages.
+messages_per_call = run["images_per_call"] // queries
 with open(os.path.join(work_dir, f"cpu-{rpc}.json"), "w") as f:
-    json.dump({"calls": run["ok"], "throughput": run["throughput"],
+    json.dump({"calls": run["ok"] * messages_per_call,
+               "throughput": run["throughput"] * messages_per_call,
                "elapsed_s": run["elapsed_s"],
                "client_cpu_s": user + system,
                "server_cpu_s": after - before}, f)
@@ -211,6 +227,7 @@ PY
 }
 cpu_per_call predict
 cpu_per_call stream_predict
+cpu_per_call stream_ahead
 
 # 4. Overload at twice the best Predict rate of the first input kind, once
 # per query count: light calls cost the client almost as much CPU as the
@@ -313,9 +330,13 @@ adapt = {i: load(f"adapt-{i}.json")["results"][0] for i in inputs}
 predict = {f"{i}-{q}": load(f"predict-{i}-{q}.json")["results"]
            for i, q in sweeps}
 streams = {q: load(f"stream-{q}.json")["results"] for q in query_counts}
+ahead = {q: load(f"ahead-{q}.json")["results"] for q in query_counts}
+stream_messages = ahead[query_counts[0]][0]["images_per_call"] // \
+    int(query_counts[0])
 overloads = {q: load(f"overload-{q}.json")["results"][0]
              for q in query_counts}
-cpu = {rpc: load(f"cpu-{rpc}.json") for rpc in ("predict", "stream_predict")}
+cpu = {rpc: load(f"cpu-{rpc}.json")
+       for rpc in ("predict", "stream_predict", "stream_ahead")}
 match = re.search(r"(\d+) workers; (\d+) torch threads",
                   machine["server"])
 workers, torch_threads = (int(match.group(1)), int(match.group(2))) \
@@ -361,12 +382,14 @@ targets.append({
     "ratio": adapt_ratio, "limit": 1.3, "pass": adapt_ratio <= 1.3})
 whole_run_ratio = adapt[headline]["p50_ms"] / raw_adapt["median_ms"]
 # Throughput per query count, as unary calls and as StreamPredict messages
-# (one stream per caller).
+# (one stream per caller), sent one at a time or ahead.
 for q in query_counts:
     queries = f"{q} quer{'y' if q == '1' else 'ies'}"
     for how, sweep in [(f"unary calls of {queries}",
                         predict[f"{headline}-{q}"]),
-                       (f"StreamPredict messages of {queries}", streams[q])]:
+                       (f"StreamPredict messages of {queries}", streams[q]),
+                       (f"StreamPredict messages of {queries} sent ahead "
+                        f"({stream_messages} per stream)", ahead[q])]:
         c32 = row_at(sweep, 32)
         if c32 is None:
             continue
@@ -441,6 +464,8 @@ lines += ["", f"Over all {adapt[headline]['ok']} Adapt calls of the "
           f"{adapt[headline]['p50_ms']:.2f} vs {raw_adapt['median_ms']:.2f} "
           f"ms = {whole_run_ratio:.2f}x.", "",
           "## CPU per call (Predict, concurrency 32)", "",
+          "A StreamPredict message counts as a call; stream_ahead sends "
+          f"{stream_messages} per stream before reading the answers.", "",
           f"The raw best batch costs {raw_us:.0f} us of CPU per image; the "
           f"target is {0.8 * raw_best['images_per_s']:.0f} images/s.", "",
           "| calls as | calls | s | calls/s | client us/call | "
@@ -486,6 +511,7 @@ for i in inputs:
         lines += [server_row(r, i) for r in predict[f"{i}-{q}"]]
 for q in query_counts:
     lines += [server_row(r, headline) for r in streams[q]]
+    lines += [server_row(r, headline) for r in ahead[q]]
 lines += [server_row(overload, headline) for overload in overloads.values()]
 lines += ["", "## Machine", ""]
 lines += [f"- {key}: `{value}`" for key, value in machine.items()]
@@ -498,6 +524,7 @@ with open(out_stem + ".json", "w") as f:
                "torch_threads": torch_threads}, "targets": targets,
                "raw": raw, "adapt": adapt, "adapt_rounds": rounds,
                "predict": predict, "stream_predict": streams,
+               "stream_ahead": ahead,
                "overload": overloads, "cpu_per_call": cpu}, f, indent=2)
     f.write("\n")
 PY

@@ -148,6 +148,7 @@ FewShotService::FewShotService(
       default_method_(method_names.front()),
       validator_(limits, metadata_.preprocessing, method_names),
       max_classes_(limits.max_classes),
+      max_stream_messages_in_flight_(limits.max_stream_messages_in_flight),
       image_limits_(ToImageLimits(limits)),
       model_info_(ToModelInfo(metadata_, method_names, limits)),
       store_(store),

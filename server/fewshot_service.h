@@ -107,8 +107,9 @@ class FewShotService final
   grpc::Status GetAdaptation(grpc::ServerContext* context,
                              const v1::GetAdaptationRequest* request,
                              v1::GetAdaptationResponse* response) override;
-  // Answers each message in order, one at a time; concurrent streams
-  // share encoder batches with each other and with Predict.
+  // Works on up to limits.max_stream_messages_in_flight messages of the
+  // stream at once and answers them in order; messages of any streams and
+  // Predict calls share encoder batches.
   grpc::ServerBidiReactor<v1::StreamPredictRequest, v1::StreamPredictResponse>*
   StreamPredict(grpc::CallbackServerContext* context) override;
 
@@ -220,6 +221,7 @@ class FewShotService final
   const std::string default_method_;
   const RequestValidator validator_;
   const int max_classes_;
+  const int max_stream_messages_in_flight_;
   const core::ImageLimits image_limits_;
   const v1::GetModelInfoResponse model_info_;
   AdaptationStore* const store_;

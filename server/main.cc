@@ -79,6 +79,10 @@ ABSL_FLAG(int, max_classes, 100, "classes per support set");
 ABSL_FLAG(int64_t, max_image_bytes, 4 << 20, "encoded bytes per image");
 ABSL_FLAG(int64_t, max_image_pixels, 4096 * 4096, "pixels per image");
 ABSL_FLAG(int, max_label_length, 128, "bytes per class label");
+ABSL_FLAG(int, max_stream_messages_in_flight, 8,
+          "StreamPredict messages of one stream worked on at once (read "
+          "ahead of their answers, which keep their order); 1 answers each "
+          "message before reading the next");
 ABSL_FLAG(int, max_message_bytes, 64 << 20, "bytes per request message");
 
 namespace {
@@ -112,6 +116,8 @@ fewshot::server::ServerOptions OptionsFromFlags() {
   options.limits.max_image_bytes = absl::GetFlag(FLAGS_max_image_bytes);
   options.limits.max_image_pixels = absl::GetFlag(FLAGS_max_image_pixels);
   options.limits.max_label_length = absl::GetFlag(FLAGS_max_label_length);
+  options.limits.max_stream_messages_in_flight =
+      absl::GetFlag(FLAGS_max_stream_messages_in_flight);
   return options;
 }
 

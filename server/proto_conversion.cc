@@ -275,6 +275,8 @@ v1::GetModelInfoResponse ToModelInfo(const core::BundleMetadata& metadata,
   proto_limits->set_max_label_length(limits.max_label_length);
   proto_limits->set_max_maml_steps(limits.max_maml_steps);
   proto_limits->set_max_maml_step_size(limits.max_maml_step_size);
+  proto_limits->set_max_stream_messages_in_flight(
+      limits.max_stream_messages_in_flight);
 
   // Each method's settings and figures.
   for (const std::string& name : methods) {

@@ -18,6 +18,8 @@ struct RequestLimits {
   // and core::kMaxMamlStepSize, which the method enforces in any case).
   int max_maml_steps = 100;
   float max_maml_step_size = 10.0f;
+  // StreamPredict messages read ahead of their answers, per stream.
+  int max_stream_messages_in_flight = 8;
 };
 
 }  // namespace fewshot::server

@@ -98,6 +98,9 @@ absl::Status ValidateOptions(const ServerOptions& options) {
       CheckAtLeast("max_image_pixels", limits.max_image_pixels, 1));
   FEWSHOT_RETURN_IF_ERROR(
       CheckAtLeast("max_label_length", limits.max_label_length, 1));
+  FEWSHOT_RETURN_IF_ERROR(CheckAtLeast("max_stream_messages_in_flight",
+                                       limits.max_stream_messages_in_flight,
+                                       1));
   return absl::OkStatus();
 }
 

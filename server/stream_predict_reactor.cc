@@ -1,5 +1,6 @@
-// Implements FewShotService::StreamPredictReactor: read a message, queue
-// its queries for the encoder, write its answer, read the next.
+// Implements FewShotService::StreamPredictReactor: read messages ahead,
+// queue each one's queries for the encoder, and write the answers in the
+// order the messages came.
 #include "server/stream_predict_reactor.h"
 
 #include <utility>
@@ -10,7 +11,7 @@
 namespace fewshot::server {
 namespace {
 
-// Whether `status` means the call itself ended rather than this message
+// Whether `status` means the call itself ended rather than one message
 // failing: the client cancelled, the deadline passed or the server is
 // stopping.
 bool EndsTheCall(const absl::Status& status) {
@@ -24,16 +25,59 @@ bool EndsTheCall(const absl::Status& status) {
 FewShotService::StreamPredictReactor::StreamPredictReactor(
     FewShotService* service, grpc::CallbackServerContext* context)
     : service_(service), context_(context), start_(service->Begin()) {
+  {
+    absl::MutexLock lock(&mutex_);
+    reading_ = true;
+  }
   StartRead(&request_);
 }
 
 void FewShotService::StreamPredictReactor::OnReadDone(bool ok) {
   // No message: the client half-closed, or the call ended.
   if (!ok) {
-    End(EndOfReads());
+    const absl::Status end = EndOfReads();
+    Next next;
+    {
+      absl::MutexLock lock(&mutex_);
+      reading_ = false;
+      reads_done_ = true;
+      if (!end.ok() && !failure_.has_value()) failure_ = end;
+      next = Advance();
+    }
+    Start(std::move(next));
     return;
   }
-  Predict();
+
+  // Take the message out of the read buffer before the next read reuses
+  // it, as a Predict call against the current adaptation.
+  auto message = std::make_unique<Message>();
+  if (!request_.adaptation_id().empty()) {
+    adaptation_id_ = request_.adaptation_id();
+  }
+  message->sequence = request_.sequence();
+  message->predict.set_adaptation_id(adaptation_id_);
+  message->predict.set_min_confidence(request_.min_confidence());
+  message->predict.mutable_queries()->Swap(request_.mutable_queries());
+
+  // Keep it in line for its answer, read on while there is room, and work
+  // on it meanwhile. The call cannot end before its answer is recorded. A
+  // message that arrives once the call is ending is dropped: the call may
+  // already be finished, and no work may outlive it.
+  Message* const taken = message.get();
+  bool ending = false;
+  Next next;
+  {
+    absl::MutexLock lock(&mutex_);
+    reading_ = false;
+    ending = failure_.has_value();
+    if (!ending) {
+      messages_.push_back(std::move(message));
+      ++in_encoder_;
+    }
+    next = Advance();
+  }
+  Start(std::move(next));
+  if (!ending) Predict(taken);
 }
 
 absl::Status FewShotService::StreamPredictReactor::EndOfReads() const {
@@ -44,65 +88,117 @@ absl::Status FewShotService::StreamPredictReactor::EndOfReads() const {
   return absl::CancelledError("the stream was cancelled");
 }
 
-void FewShotService::StreamPredictReactor::Predict() {
-  // The message as a Predict call against the current adaptation.
-  if (!request_.adaptation_id().empty()) {
-    adaptation_id_ = request_.adaptation_id();
-  }
-  predict_.Clear();
-  predict_.set_adaptation_id(adaptation_id_);
-  predict_.set_min_confidence(request_.min_confidence());
-  predict_.mutable_queries()->Swap(request_.mutable_queries());
-
+void FewShotService::StreamPredictReactor::Predict(Message* message) {
   // Check and decode here; a refusal is this message's answer.
-  absl::StatusOr<PredictWork> work = service_->PreparePredict(predict_);
+  absl::StatusOr<PredictWork> work = service_->PreparePredict(message->predict);
   if (!work.ok()) {
-    Answer(work.status(), v1::PredictResponse());
+    Answer(message, work.status(), v1::PredictResponse());
     return;
   }
 
-  // The batch's worker scores and writes the answer.
+  // The batch's worker scores it.
   torch::Tensor inputs = std::move(work->inputs);
   service_->batcher_->EmbedAsync(
       std::move(inputs), CallDeadline(*context_),
       [context = context_] { return context->IsCancelled(); },
-      [this,
+      [this, message,
        work = *std::move(work)](absl::StatusOr<torch::Tensor> embeddings) {
         v1::PredictResponse predicted;
         absl::Status status = embeddings.status();
         if (status.ok()) {
-          status =
-              service_->AnswerPredict(predict_, work, *embeddings, &predicted);
+          status = service_->AnswerPredict(message->predict, work, *embeddings,
+                                           &predicted);
         }
-        Answer(status, std::move(predicted));
+        Answer(message, status, std::move(predicted));
       });
 }
 
 void FewShotService::StreamPredictReactor::Answer(
-    const absl::Status& status, v1::PredictResponse predicted) {
-  if (EndsTheCall(status)) {
-    End(status);
-    return;
+    Message* message, const absl::Status& status,
+    v1::PredictResponse predicted) {
+  // Until it is marked answered, only this thread touches the answer.
+  const bool ends_the_call = EndsTheCall(status);
+  if (!ends_the_call) {
+    v1::StreamPredictResponse& answer = message->answer;
+    answer.set_sequence(message->sequence);
+    answer.set_status_code(static_cast<int32_t>(status.code()));
+    answer.set_status_message(std::string(status.message()));
+    answer.mutable_predictions()->Swap(predicted.mutable_predictions());
+    answer.set_model_version(service_->metadata_.version);
   }
-  response_.Clear();
-  response_.set_sequence(request_.sequence());
-  response_.set_status_code(static_cast<int32_t>(status.code()));
-  response_.set_status_message(std::string(status.message()));
-  response_.mutable_predictions()->Swap(predicted.mutable_predictions());
-  response_.set_model_version(service_->metadata_.version);
-  StartWrite(&response_);
+
+  Next next;
+  {
+    absl::MutexLock lock(&mutex_);
+    --in_encoder_;
+    if (!ends_the_call) {
+      message->answered = true;
+    } else if (!failure_.has_value()) {
+      failure_ = status;
+    }
+    next = Advance();
+  }
+  Start(std::move(next));
 }
 
 void FewShotService::StreamPredictReactor::OnWriteDone(bool ok) {
-  if (!ok) {
-    End(absl::CancelledError("the client stopped reading the stream"));
-    return;
+  Next next;
+  {
+    absl::MutexLock lock(&mutex_);
+    writing_ = false;
+    if (!ok && !failure_.has_value()) {
+      failure_ = absl::CancelledError("the client stopped reading the stream");
+    }
+    next = Advance();
   }
-  StartRead(&request_);
+  Start(std::move(next));
 }
 
-void FewShotService::StreamPredictReactor::End(const absl::Status& status) {
-  Finish(service_->Finish(Rpc::kStreamPredict, start_, status));
+FewShotService::StreamPredictReactor::Next
+FewShotService::StreamPredictReactor::Advance() {
+  Next next;
+  if (finished_) return next;
+
+  // After a failure, end once no encoder work or write refers to the call
+  // (an outstanding read is ended by Finish).
+  if (failure_.has_value()) {
+    if (in_encoder_ == 0 && !writing_) {
+      finished_ = true;
+      next.finish = *failure_;
+    }
+    return next;
+  }
+
+  // Write the oldest message's answer once it is ready.
+  if (!writing_ && !messages_.empty() && messages_.front()->answered) {
+    response_ = std::move(messages_.front()->answer);
+    messages_.pop_front();
+    writing_ = true;
+    next.write = true;
+  }
+
+  // Read ahead while fewer messages than the limit wait for their answers.
+  if (!reading_ && !reads_done_ &&
+      static_cast<int>(messages_.size()) <
+          service_->max_stream_messages_in_flight_) {
+    reading_ = true;
+    next.read = true;
+  }
+
+  // The client half-closed and every message is answered.
+  if (reads_done_ && messages_.empty() && !writing_) {
+    finished_ = true;
+    next.finish = absl::OkStatus();
+  }
+  return next;
+}
+
+void FewShotService::StreamPredictReactor::Start(Next next) {
+  if (next.read) StartRead(&request_);
+  if (next.write) StartWrite(&response_);
+  if (next.finish.has_value()) {
+    Finish(service_->Finish(Rpc::kStreamPredict, start_, *next.finish));
+  }
 }
 
 void FewShotService::StreamPredictReactor::OnDone() { delete this; }

@@ -18,7 +18,7 @@
 namespace fewshot::testing {
 namespace {
 
-TEST(BenchToolTest, ReportsUnaryAndStreamedPredictWithoutErrors) {
+TEST(BenchToolTest, ReportsUnaryStreamedAndSentAheadPredictWithoutErrors) {
   absl::StatusOr<std::unique_ptr<ServerProcess>> server =
       ServerProcess::Start({"--workers=2"});
   ASSERT_TRUE(server.ok()) << server.status();
@@ -29,9 +29,10 @@ TEST(BenchToolTest, ReportsUnaryAndStreamedPredictWithoutErrors) {
   const std::string examples = ExamplesDir() + "/omniglot";
   const std::string command = absl::StrCat(
       BinaryPath("fewshot-bench"), " --target=", (*server)->target(),
-      " --rpc=predict,stream_predict --concurrency=1,4 --requests=40",
-      " --queries=3 --input=tensor --format=json ", examples, "/support ",
-      examples, "/queries > ", report.string(), " 2> ", log.string());
+      " --rpc=predict,stream_predict,stream_ahead --concurrency=1,4",
+      " --requests=40 --queries=3 --stream_messages=5 --input=tensor",
+      " --format=json ", examples, "/support ", examples, "/queries > ",
+      report.string(), " 2> ", log.string());
   const int status = std::system(command.c_str());
   ASSERT_TRUE(WIFEXITED(status)) << ReadTextFile(log);
   ASSERT_EQ(WEXITSTATUS(status), 0) << ReadTextFile(log);
@@ -41,17 +42,20 @@ TEST(BenchToolTest, ReportsUnaryAndStreamedPredictWithoutErrors) {
                             /*allow_exceptions=*/false);
   ASSERT_FALSE(parsed.is_discarded()) << ReadTextFile(report);
   const nlohmann::json& rows = parsed["results"];
-  ASSERT_EQ(rows.size(), 4u) << parsed.dump(2);
-  const char* const expected_rpcs[] = {"predict", "predict", "stream_predict",
-                                       "stream_predict"};
-  const int expected_levels[] = {1, 4, 1, 4};
-  for (int i = 0; i < 4; ++i) {
+  ASSERT_EQ(rows.size(), 6u) << parsed.dump(2);
+  const char* const expected_rpcs[] = {"predict",        "predict",
+                                       "stream_predict", "stream_predict",
+                                       "stream_ahead",   "stream_ahead"};
+  const int expected_levels[] = {1, 4, 1, 4, 1, 4};
+  // A stream_ahead call is a stream of 5 messages of 3 queries.
+  const int expected_images[] = {3, 3, 3, 3, 15, 15};
+  for (int i = 0; i < 6; ++i) {
     SCOPED_TRACE(rows[i].dump());
     EXPECT_EQ(rows[i]["rpc"], expected_rpcs[i]);
     EXPECT_EQ(rows[i]["concurrency"], expected_levels[i]);
     EXPECT_EQ(rows[i]["ok"], 40);
     EXPECT_TRUE(rows[i]["errors"].empty());
-    EXPECT_EQ(rows[i]["images_per_call"], 3);
+    EXPECT_EQ(rows[i]["images_per_call"], expected_images[i]);
     EXPECT_GT(rows[i]["p50_ms"].get<double>(), 0.0);
   }
 }

@@ -1,12 +1,15 @@
 // The life of StreamPredict calls in the real fewshot-server: open streams
-// hold no gRPC thread, and a stream that ends any way (its deadline, the
+// hold no gRPC thread, messages sent ahead are worked on together and
+// answered in order, and a stream that ends any way (its deadline, the
 // client cancelling, the server stopping) leaves no call behind in the
 // server's metrics.
 #include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
 #include <algorithm>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +37,8 @@ constexpr int kGrpcThreads = 2;
 constexpr int kOpenStreams = 12;
 // How long a finished stream may take to leave the server's metrics.
 constexpr absl::Duration kSettleGuard = absl::Seconds(10);
+// Messages of one query sent on one stream without waiting.
+constexpr int kPipelined = 200;
 
 class StreamLifecycleTest : public ::testing::Test {
  protected:
@@ -42,9 +47,16 @@ class StreamLifecycleTest : public ::testing::Test {
         ReadExampleClasses(ExamplesDir());
     ASSERT_TRUE(classes.ok()) << classes.status();
     classes_ = *std::move(classes);
+  }
+
+  // Starts a server with --grpc_max_threads=kGrpcThreads and `flags`,
+  // connects a client and adapts to every example class.
+  void StartServer(const std::vector<std::string>& flags = {}) {
+    std::vector<std::string> all_flags = {
+        absl::StrCat("--grpc_max_threads=", kGrpcThreads)};
+    all_flags.insert(all_flags.end(), flags.begin(), flags.end());
     absl::StatusOr<std::unique_ptr<ServerProcess>> server =
-        ServerProcess::Start(
-            {absl::StrCat("--grpc_max_threads=", kGrpcThreads)});
+        ServerProcess::Start(all_flags);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     client::ClientOptions options;
@@ -55,7 +67,6 @@ class StreamLifecycleTest : public ::testing::Test {
     ASSERT_TRUE(client.ok()) << client.status();
     client_ = *std::move(client);
 
-    // Adapt to every example class.
     v1::AdaptRequest adapt;
     for (const ExampleClass& example_class : classes_) {
       for (const std::string& png : example_class.support_pngs) {
@@ -93,6 +104,36 @@ class StreamLifecycleTest : public ::testing::Test {
               classes_[index % classes_.size()].label);
   }
 
+  // Sends kPipelined messages on one stream without waiting for answers,
+  // checks that each was answered in order with its class's label, and
+  // returns how many encoder passes the server ran meanwhile.
+  double PipelinedEncoderPasses() const {
+    const std::string passes = "fewshot_batch_size_count";
+    const double before =
+        SampleValue(ScrapeMetrics(server_->metrics_port()), passes);
+    std::vector<v1::StreamPredictRequest> requests;
+    for (int i = 0; i < kPipelined; ++i) requests.push_back(Message(i, i));
+    absl::StatusOr<std::vector<v1::StreamPredictResponse>> answers =
+        client_->StreamPredict(requests);
+    EXPECT_TRUE(answers.ok()) << answers.status();
+    if (!answers.ok()) return -1;
+    EXPECT_EQ(answers->size(), requests.size());
+    for (int i = 0; i < kPipelined && i < static_cast<int>(answers->size());
+         ++i) {
+      const v1::StreamPredictResponse& answer = (*answers)[i];
+      EXPECT_EQ(answer.sequence(), static_cast<uint64_t>(i));
+      EXPECT_EQ(answer.status_code(), 0) << answer.status_message();
+      if (answer.predictions_size() == 1) {
+        EXPECT_EQ(answer.predictions(0).label(),
+                  classes_[i % classes_.size()].label);
+      } else {
+        ADD_FAILURE() << "answer " << i << " has " << answer.predictions_size()
+                      << " predictions";
+      }
+    }
+    return SampleValue(ScrapeMetrics(server_->metrics_port()), passes) - before;
+  }
+
   // Waits until the server has no call in its handlers and has counted
   // `ended` StreamPredict calls with any of `codes`; false after
   // kSettleGuard.
@@ -123,6 +164,7 @@ class StreamLifecycleTest : public ::testing::Test {
 };
 
 TEST_F(StreamLifecycleTest, ManyOpenStreamsNeedNoThreadEach) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
   // Open every stream and keep it open while the next ones are used.
   std::vector<std::unique_ptr<client::PredictStream>> streams;
   for (int i = 0; i < kOpenStreams; ++i) {
@@ -143,7 +185,47 @@ TEST_F(StreamLifecycleTest, ManyOpenStreamsNeedNoThreadEach) {
   EXPECT_TRUE(SettlesWith({"OK"}, kOpenStreams));
 }
 
+TEST_F(StreamLifecycleTest, MessagesSentAheadShareEncoderPasses) {
+  // One worker, so that messages read while it runs queue up together.
+  ASSERT_NO_FATAL_FAILURE(StartServer({"--workers=1"}));
+  const double passes = PipelinedEncoderPasses();
+  std::cout << "pipelined: " << kPipelined << " messages in " << passes
+            << " encoder passes\n";
+  EXPECT_GE(passes, 1);
+  EXPECT_LT(passes, kPipelined);
+}
+
+TEST_F(StreamLifecycleTest, OneMessageInFlightRunsEachAlone) {
+  ASSERT_NO_FATAL_FAILURE(
+      StartServer({"--workers=1", "--max_stream_messages_in_flight=1"}));
+  EXPECT_EQ(PipelinedEncoderPasses(), kPipelined);
+}
+
+TEST_F(StreamLifecycleTest, CancellingWithMessagesInFlightEndsTheStream) {
+  ASSERT_NO_FATAL_FAILURE(StartServer({"--workers=1"}));
+  std::unique_ptr<v1::FewShot::Stub> stub =
+      v1::FewShot::NewStub(grpc::CreateChannel(
+          server_->target(), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  auto stream = stub->StreamPredict(&context);
+
+  // Many messages sent ahead; cancel after the first answer.
+  for (int i = 0; i < kPipelined; ++i) {
+    if (!stream->Write(Message(i, i))) break;
+  }
+  v1::StreamPredictResponse answer;
+  ASSERT_TRUE(stream->Read(&answer));
+  EXPECT_EQ(answer.sequence(), 0u);
+  context.TryCancel();
+  while (stream->Read(&answer)) {
+  }
+  EXPECT_EQ(stream->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  EXPECT_TRUE(SettlesWith({"CANCELLED"}, 1));
+}
+
 TEST_F(StreamLifecycleTest, AStreamPastItsDeadlineEndsInTheServer) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
   absl::StatusOr<std::unique_ptr<client::PredictStream>> stream =
       client_->OpenPredictStream(absl::Milliseconds(500));
   ASSERT_TRUE(stream.ok()) << stream.status();
@@ -159,6 +241,7 @@ TEST_F(StreamLifecycleTest, AStreamPastItsDeadlineEndsInTheServer) {
 }
 
 TEST_F(StreamLifecycleTest, ACancelledStreamEndsInTheServer) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
   {
     absl::StatusOr<std::unique_ptr<client::PredictStream>> stream =
         client_->OpenPredictStream(absl::Seconds(60));
@@ -177,6 +260,7 @@ TEST_F(StreamLifecycleTest, ACancelledStreamEndsInTheServer) {
 }
 
 TEST_F(StreamLifecycleTest, StoppingTheServerEndsOpenStreams) {
+  ASSERT_NO_FATAL_FAILURE(StartServer());
   absl::StatusOr<std::unique_ptr<client::PredictStream>> stream =
       client_->OpenPredictStream(absl::Seconds(120));
   ASSERT_TRUE(stream.ok()) << stream.status();

@@ -94,6 +94,7 @@ TEST_F(FewShotServiceTest, GetModelInfoDescribesTheBundle) {
   ASSERT_EQ(info.measured_accuracy_size(), 1);
   EXPECT_EQ(info.measured_accuracy(0).ways(), 5);
   EXPECT_EQ(info.limits().max_queries(), 10);
+  EXPECT_EQ(info.limits().max_stream_messages_in_flight(), 8);
   ASSERT_EQ(info.method_info_size(), 1);
   EXPECT_EQ(info.method_info(0).name(), "protonet");
   EXPECT_DOUBLE_EQ(info.method_info(0).temperature(), 1.0);
@@ -382,6 +383,56 @@ TEST_F(FewShotServiceTest, ClientStreamPredictAgreesWithPredict) {
               predicted->predictions(0).label());
     EXPECT_EQ(streamed.predictions(0).label(), absl::StrCat("class-", i / 2));
   }
+}
+
+TEST_F(FewShotServiceTest, StreamPredictAnswersMessagesSentAheadInOrder) {
+  const std::string id = AdaptThreeMarkedClasses();
+  absl::StatusOr<std::unique_ptr<client::FewShotClient>> client =
+      client::FewShotClient::Connect({.target = server_->target()});
+  ASSERT_TRUE(client.ok()) << client.status();
+
+  // Every message sent before any answer is read; every fifth has no
+  // queries, so that refusals answered at once interleave with messages
+  // that wait for the encoder.
+  constexpr int kMessages = 60;
+  std::vector<v1::StreamPredictRequest> requests;
+  for (int i = 0; i < kMessages; ++i) {
+    requests.push_back(i % 5 == 4
+                           ? StreamMessage(i, "", {})
+                           : StreamMessage(i, i == 0 ? id : "", {i % 6}));
+  }
+  absl::StatusOr<std::vector<v1::StreamPredictResponse>> responses =
+      (*client)->StreamPredict(requests);
+  ASSERT_TRUE(responses.ok()) << responses.status();
+
+  ASSERT_EQ(responses->size(), static_cast<size_t>(kMessages));
+  for (int i = 0; i < kMessages; ++i) {
+    const v1::StreamPredictResponse& response = (*responses)[i];
+    EXPECT_EQ(response.sequence(), static_cast<uint64_t>(i));
+    if (i % 5 == 4) {
+      EXPECT_EQ(response.status_code(), grpc::StatusCode::INVALID_ARGUMENT);
+      continue;
+    }
+    EXPECT_EQ(response.status_code(), 0) << response.status_message();
+    ASSERT_EQ(response.predictions_size(), 1) << "message " << i;
+    EXPECT_EQ(response.predictions(0).label(),
+              absl::StrCat("class-", (i % 6) / 2));
+  }
+}
+
+TEST(ServerOptionsTest, NoStreamMessageInFlightIsRefused) {
+  absl::StatusOr<std::unique_ptr<testing::InProcessServer>> server =
+      testing::InProcessServer::Start(
+          "stream_window_test",
+          [](const std::string& dir) { return testing::SaveRandomBundle(dir); },
+          [](ServerOptions& options) {
+            options.limits.max_stream_messages_in_flight = 0;
+          });
+
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(server.status().message(),
+              HasSubstr("max_stream_messages_in_flight is 0; expected at "
+                        "least 1"));
 }
 
 }  // namespace
