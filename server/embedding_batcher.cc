@@ -136,6 +136,12 @@ absl::Status EmbeddingBatcher::CheckRoom() const {
   return Admission();
 }
 
+bool EmbeddingBatcher::HasSpareRoom() const {
+  absl::MutexLock lock(&mutex_);
+  return !stopping_ &&
+         static_cast<int>(queue_.size()) < (options_.queue_capacity + 1) / 2;
+}
+
 void EmbeddingBatcher::EmbedAsync(torch::Tensor inputs, absl::Time deadline,
                                   std::function<bool()> cancelled,
                                   EmbedDone done) {

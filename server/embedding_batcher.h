@@ -100,6 +100,12 @@ class EmbeddingBatcher {
   // still checks again, since the queue may fill in between.
   absl::Status CheckRoom() const ABSL_LOCKS_EXCLUDED(mutex_);
 
+  // Whether fewer than half the queue's places are taken and Shutdown()
+  // has not begun: room for work that could as well wait, such as a
+  // stream's messages read ahead of their answers, which must not take
+  // the places of calls that cannot.
+  bool HasSpareRoom() const ABSL_LOCKS_EXCLUDED(mutex_);
+
   // Stops accepting inputs, runs every queued submission, waits for the
   // batches in flight and stops the dispatcher. Idempotent.
   void Shutdown() ABSL_LOCKS_EXCLUDED(mutex_);

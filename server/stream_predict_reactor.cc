@@ -92,11 +92,15 @@ void FewShotService::StreamPredictReactor::Predict(Message* message) {
   // Check and decode here; a refusal is this message's answer.
   absl::StatusOr<PredictWork> work = service_->PreparePredict(message->predict);
   if (!work.ok()) {
-    Answer(message, work.status(), v1::PredictResponse());
+    Answer(message, work.status(), v1::PredictResponse(), /*was_queued=*/false);
     return;
   }
 
   // The batch's worker scores it.
+  {
+    absl::MutexLock lock(&mutex_);
+    ++queued_;
+  }
   torch::Tensor inputs = std::move(work->inputs);
   service_->batcher_->EmbedAsync(
       std::move(inputs), CallDeadline(*context_),
@@ -109,36 +113,57 @@ void FewShotService::StreamPredictReactor::Predict(Message* message) {
           status = service_->AnswerPredict(message->predict, work, *embeddings,
                                            &predicted);
         }
-        Answer(message, status, std::move(predicted));
+        Answer(message, status, std::move(predicted), /*was_queued=*/true);
       });
 }
 
-void FewShotService::StreamPredictReactor::Answer(
-    Message* message, const absl::Status& status,
-    v1::PredictResponse predicted) {
-  // Until it is marked answered, only this thread touches the answer.
-  const bool ends_the_call = EndsTheCall(status);
-  if (!ends_the_call) {
-    v1::StreamPredictResponse& answer = message->answer;
-    answer.set_sequence(message->sequence);
-    answer.set_status_code(static_cast<int32_t>(status.code()));
-    answer.set_status_message(std::string(status.message()));
-    answer.mutable_predictions()->Swap(predicted.mutable_predictions());
-    answer.set_model_version(service_->metadata_.version);
-  }
-
+void FewShotService::StreamPredictReactor::Answer(Message* message,
+                                                  const absl::Status& status,
+                                                  v1::PredictResponse predicted,
+                                                  bool was_queued) {
+  Message* retry = nullptr;
   Next next;
   {
     absl::MutexLock lock(&mutex_);
+    if (was_queued) --queued_;
+
+    // Refused for a full queue while this stream's own messages are in it:
+    // wait for one of them to leave rather than refuse, so that a stream
+    // is held back by flow control, not by its own read-ahead.
+    if (status.code() == absl::StatusCode::kResourceExhausted && queued_ > 0 &&
+        !failure_.has_value()) {
+      waiting_for_room_.push_back(message);
+      return;
+    }
+
+    // Record the answer, or the end of the call.
     --in_encoder_;
-    if (!ends_the_call) {
+    if (EndsTheCall(status)) {
+      if (!failure_.has_value()) failure_ = status;
+    } else {
+      v1::StreamPredictResponse& answer = message->answer;
+      answer.set_sequence(message->sequence);
+      answer.set_status_code(static_cast<int32_t>(status.code()));
+      answer.set_status_message(std::string(status.message()));
+      answer.mutable_predictions()->Swap(predicted.mutable_predictions());
+      answer.set_model_version(service_->metadata_.version);
       message->answered = true;
-    } else if (!failure_.has_value()) {
-      failure_ = status;
+    }
+
+    // A waiting message is dropped once the call is ending; otherwise one
+    // is tried again when there may be room: one of this stream's messages
+    // left the queue, or none is left in it.
+    if (failure_.has_value()) {
+      in_encoder_ -= static_cast<int>(waiting_for_room_.size());
+      waiting_for_room_.clear();
+    } else if (!waiting_for_room_.empty() && (was_queued || queued_ == 0)) {
+      retry = waiting_for_room_.front();
+      waiting_for_room_.pop_front();
     }
     next = Advance();
   }
   Start(std::move(next));
+  if (retry != nullptr) Predict(retry);
 }
 
 void FewShotService::StreamPredictReactor::OnWriteDone(bool ok) {
@@ -177,10 +202,14 @@ FewShotService::StreamPredictReactor::Advance() {
     next.write = true;
   }
 
-  // Read ahead while fewer messages than the limit wait for their answers.
+  // Read the next message when none is waiting for its answer; read ahead
+  // while fewer than the limit wait and the encoder queue has room to
+  // spare, so that a busy queue holds the stream back by flow control and
+  // read-ahead never takes the places of other calls.
   if (!reading_ && !reads_done_ &&
       static_cast<int>(messages_.size()) <
-          service_->max_stream_messages_in_flight_) {
+          service_->max_stream_messages_in_flight_ &&
+      (messages_.empty() || service_->batcher_->HasSpareRoom())) {
     reading_ = true;
     next.read = true;
   }

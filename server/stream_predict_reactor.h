@@ -4,7 +4,11 @@
 // queued for the encoder as soon as it is read (so a client's messages can
 // share forward passes), scored by the worker that ran its batch, and
 // answered in the order the messages came. Flow control holds back a
-// client that sends more.
+// client that sends more, and the stream reads ahead only while the
+// encoder queue has room to spare; a message that still finds the queue
+// full while
+// others of its stream are in it waits for one of them to leave instead of
+// being refused.
 #ifndef FEWSHOT_SERVER_STREAM_PREDICT_REACTOR_H_
 #define FEWSHOT_SERVER_STREAM_PREDICT_REACTOR_H_
 
@@ -69,9 +73,13 @@ class FewShotService::StreamPredictReactor final
   void Predict(Message* message) ABSL_LOCKS_EXCLUDED(mutex_);
 
   // Records the answer to `message`, or ends the call when `status` says
-  // the call itself ended (cancelled, deadline, shutdown).
+  // the call itself ended (cancelled, deadline, shutdown), or keeps the
+  // message to try again when `status` is a full queue that this
+  // stream's own messages are in. `was_queued`: the message had been
+  // handed to the encoder queue.
   void Answer(Message* message, const absl::Status& status,
-              v1::PredictResponse predicted) ABSL_LOCKS_EXCLUDED(mutex_);
+              v1::PredictResponse predicted, bool was_queued)
+      ABSL_LOCKS_EXCLUDED(mutex_);
 
   // Decides the next read, write or the end of the call from the current
   // state.
@@ -94,8 +102,14 @@ class FewShotService::StreamPredictReactor final
   absl::Mutex mutex_;
   // Messages read and not yet written, in the order they came.
   std::deque<std::unique_ptr<Message>> messages_ ABSL_GUARDED_BY(mutex_);
-  // Messages whose encoder work has not finished.
+  // Messages whose encoder work has not finished (queued, waiting for
+  // room or being checked); the call does not end while there are any.
   int in_encoder_ ABSL_GUARDED_BY(mutex_) = 0;
+  // Messages handed to the encoder queue and not yet back.
+  int queued_ ABSL_GUARDED_BY(mutex_) = 0;
+  // Messages refused by a full queue, to try again when one of queued_
+  // comes back.
+  std::deque<Message*> waiting_for_room_ ABSL_GUARDED_BY(mutex_);
   bool reading_ ABSL_GUARDED_BY(mutex_) = false;
   bool writing_ ABSL_GUARDED_BY(mutex_) = false;
   // No more messages will be read: the client half-closed, or the call

@@ -201,6 +201,17 @@ TEST_F(StreamLifecycleTest, OneMessageInFlightRunsEachAlone) {
   EXPECT_EQ(PipelinedEncoderPasses(), kPipelined);
 }
 
+TEST_F(StreamLifecycleTest, AFullQueueHoldsMessagesSentAheadBack) {
+  // A queue of two calls, far fewer than the messages a stream reads
+  // ahead: they wait for room instead of being refused.
+  ASSERT_NO_FATAL_FAILURE(StartServer({"--workers=1", "--queue_capacity=2"}));
+  EXPECT_GE(PipelinedEncoderPasses(), 1);
+  const std::string page = ScrapeMetrics(server_->metrics_port());
+  EXPECT_EQ(SampleValue(page, "fewshot_requests_total",
+                        {"rpc=\"StreamPredict\"", "code=\"OK\""}),
+            1);
+}
+
 TEST_F(StreamLifecycleTest, CancellingWithMessagesInFlightEndsTheStream) {
   ASSERT_NO_FATAL_FAILURE(StartServer({"--workers=1"}));
   std::unique_ptr<v1::FewShot::Stub> stub =
