@@ -4,8 +4,8 @@
 #   scripts/sanitize.sh thread [test ...]   TSan, in ./build-tsan
 # Without test names it runs the default set for the mode: every core,
 # server and client unit test for address; the concurrency tests (thread
-# pool, batcher, stores, service, load generator, client streams) for
-# thread. Builds with clang and line
+# pool, batcher, stores, service, StreamPredict's life in a whole server
+# built with TSan, load generator, client streams) for thread. Builds with clang and line
 # tables only (GCC with full debug info took about 40 s per file here, clang
 # about 8); FEWSHOT_JOBS (default 1) sets the build's jobs and
 # FEWSHOT_SANITIZE_BUILD another build folder.
@@ -43,7 +43,7 @@ case "$mode" in
       server_thread_pool_test server_embedding_batcher_test
       server_adaptation_store_test server_disk_adaptation_store_test
       server_fewshot_service_test server_continual_learning_test
-      load_generator_test predict_stream_test)
+      server_stream_lifecycle_test load_generator_test predict_stream_test)
     export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:\
 suppressions=${PWD}/tests/tsan/tsan.supp"
     ;;
