@@ -185,11 +185,13 @@ FewShotService::StreamPredictReactor::Advance() {
   if (finished_) return next;
 
   // After a failure, end once no encoder work or write refers to the call
-  // (an outstanding read is ended by Finish).
+  // (an outstanding read is ended by Finish). The status is moved, not
+  // shared: the reactor may be deleted on another thread while the caller
+  // of Start still reads it.
   if (failure_.has_value()) {
     if (in_encoder_ == 0 && !writing_) {
       finished_ = true;
-      next.finish = *failure_;
+      next.finish = std::move(*failure_);
     }
     return next;
   }
