@@ -104,6 +104,18 @@ class StreamLifecycleTest : public ::testing::Test {
               classes_[index % classes_.size()].label);
   }
 
+  // Opens a stream for `lifetime` and checks that it answers a first
+  // message (Message(index, 1)); null when it could not be opened.
+  std::unique_ptr<client::PredictStream> OpenAndAsk(absl::Duration lifetime,
+                                                    int index = 0) const {
+    absl::StatusOr<std::unique_ptr<client::PredictStream>> stream =
+        client_->OpenPredictStream(lifetime);
+    EXPECT_TRUE(stream.ok()) << stream.status();
+    if (!stream.ok()) return nullptr;
+    ExpectAnswered(**stream, index, 1);
+    return *std::move(stream);
+  }
+
   // Sends kPipelined messages on one stream without waiting for answers,
   // checks that each was answered in order with its class's label, and
   // returns how many encoder passes the server ran meanwhile.
@@ -237,55 +249,47 @@ TEST_F(StreamLifecycleTest, CancellingWithMessagesInFlightEndsTheStream) {
 
 TEST_F(StreamLifecycleTest, AStreamPastItsDeadlineEndsInTheServer) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
-  absl::StatusOr<std::unique_ptr<client::PredictStream>> stream =
-      client_->OpenPredictStream(absl::Milliseconds(500));
-  ASSERT_TRUE(stream.ok()) << stream.status();
-  ExpectAnswered(**stream, 0, 1);
+  std::unique_ptr<client::PredictStream> stream =
+      OpenAndAsk(absl::Milliseconds(500));
+  ASSERT_NE(stream, nullptr);
 
   // Idle past the deadline: the stream is over on both sides. The server
   // may see the client's cancellation at the deadline before its own
   // timer fires.
   absl::SleepFor(absl::Seconds(1));
-  EXPECT_EQ((*stream)->Send(Message(1, 2)).status().code(),
+  EXPECT_EQ(stream->Send(Message(1, 2)).status().code(),
             absl::StatusCode::kDeadlineExceeded);
   EXPECT_TRUE(SettlesWith({"DEADLINE_EXCEEDED", "CANCELLED"}, 1));
 }
 
 TEST_F(StreamLifecycleTest, ACancelledStreamEndsInTheServer) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
-  {
-    absl::StatusOr<std::unique_ptr<client::PredictStream>> stream =
-        client_->OpenPredictStream(absl::Seconds(60));
-    ASSERT_TRUE(stream.ok()) << stream.status();
-    ExpectAnswered(**stream, 0, 1);
-    // Dropping an open stream cancels it.
-  }
+  // Dropping an open stream cancels it.
+  ASSERT_NE(OpenAndAsk(absl::Seconds(60)), nullptr);
   EXPECT_TRUE(SettlesWith({"CANCELLED"}, 1));
 
   // The server still serves streams.
-  absl::StatusOr<std::unique_ptr<client::PredictStream>> next =
-      client_->OpenPredictStream(absl::Seconds(60));
-  ASSERT_TRUE(next.ok()) << next.status();
-  ExpectAnswered(**next, 2, 1);
-  EXPECT_TRUE((*next)->Close().ok());
+  std::unique_ptr<client::PredictStream> next =
+      OpenAndAsk(absl::Seconds(60), /*index=*/2);
+  ASSERT_NE(next, nullptr);
+  EXPECT_TRUE(next->Close().ok());
 }
 
 TEST_F(StreamLifecycleTest, StoppingTheServerEndsOpenStreams) {
   ASSERT_NO_FATAL_FAILURE(StartServer());
-  absl::StatusOr<std::unique_ptr<client::PredictStream>> stream =
-      client_->OpenPredictStream(absl::Seconds(120));
-  ASSERT_TRUE(stream.ok()) << stream.status();
-  ExpectAnswered(**stream, 0, 1);
+  std::unique_ptr<client::PredictStream> stream =
+      OpenAndAsk(absl::Seconds(120));
+  ASSERT_NE(stream, nullptr);
 
   // Asked to stop, the server still answers during its grace period, then
   // ends the stream and exits cleanly.
   ASSERT_TRUE(server_->Signal(SIGTERM).ok());
-  ExpectAnswered(**stream, 1, 2);
+  ExpectAnswered(*stream, 1, 2);
   const absl::StatusOr<int> exit_code = server_->WaitForExit(absl::Seconds(60));
   ASSERT_TRUE(exit_code.ok()) << exit_code.status();
   EXPECT_EQ(*exit_code, 0);
   EXPECT_THAT(
-      (*stream)->Send(Message(2, 3)).status().code(),
+      stream->Send(Message(2, 3)).status().code(),
       AnyOf(absl::StatusCode::kUnavailable, absl::StatusCode::kCancelled));
 }
 

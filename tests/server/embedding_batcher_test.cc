@@ -481,35 +481,26 @@ TEST(EmbeddingBatcherTest, FullQueueIsResourceExhaustedAtOnce) {
 }
 
 TEST(EmbeddingBatcherTest, SpareRoomIsLessThanHalfTheQueue) {
-  std::unique_ptr<ThreadPool> pool = MakePool(1);
-  RecordingEmbed embed;
-  absl::Notification release;
-  embed.HoldBatchesUntil(&release);
-  auto batcher = MakeBatcher(
-      {.max_batch_size = 1, .queue_capacity = 2, .max_inflight_batches = 1},
-      &embed, pool.get());
-
   // One call runs (held) and none waits: room to spare.
-  std::thread running = StartCall(batcher.get(), 0);
-  WaitForFirstBatch(embed);
-  const bool spare_while_empty = batcher->HasSpareRoom();
+  HeldBatcher held(
+      {.max_batch_size = 1, .queue_capacity = 2, .max_inflight_batches = 1});
+  const bool spare_while_empty = held.batcher->HasSpareRoom();
 
   // One waits: half the queue is taken, so no room to spare, though a
   // call would still be queued.
-  std::thread queued = StartCall(batcher.get(), 1);
+  std::thread queued = StartCall(held.batcher.get(), 1);
   absl::SleepFor(absl::Milliseconds(50));
-  const bool spare_while_half = batcher->HasSpareRoom();
-  const absl::Status room_while_half = batcher->CheckRoom();
-  release.Notify();
-  running.join();
+  const bool spare_while_half = held.batcher->HasSpareRoom();
+  const absl::Status room_while_half = held.batcher->CheckRoom();
+  held.Release();
   queued.join();
 
   EXPECT_TRUE(spare_while_empty);
   EXPECT_FALSE(spare_while_half);
   EXPECT_TRUE(room_while_half.ok()) << room_while_half;
-  EXPECT_TRUE(batcher->HasSpareRoom());
-  batcher->Shutdown();
-  EXPECT_FALSE(batcher->HasSpareRoom());
+  EXPECT_TRUE(held.batcher->HasSpareRoom());
+  held.batcher->Shutdown();
+  EXPECT_FALSE(held.batcher->HasSpareRoom());
 }
 
 TEST(EmbeddingBatcherTest, ShutdownRunsQueuedWorkThenRefuses) {
