@@ -5,10 +5,10 @@
 # Without test names it runs the default set for the mode: every core,
 # server and client unit test for address; the concurrency tests (thread
 # pool, batcher, stores, service, StreamPredict's life in a whole server
-# built with TSan, load generator, client streams) for thread. Builds with clang and line
-# tables only (GCC with full debug info took about 40 s per file here, clang
-# about 8); FEWSHOT_JOBS (default 1) sets the build's jobs and
-# FEWSHOT_SANITIZE_BUILD another build folder.
+# built with TSan, load generator, client streams) for thread. Builds with
+# clang and line tables only (GCC with full debug info took about 40 s per
+# file here, clang about 8); FEWSHOT_JOBS (default 1) sets the build's
+# jobs and FEWSHOT_SANITIZE_BUILD another build folder.
 # Only this project is instrumented. Under TSan each test runs with
 # tests/tsan/absl_sync_annotations.cc preloaded, which shows TSan the
 # Debian Abseil's locks, and with the suppressions in tests/tsan/tsan.supp,
