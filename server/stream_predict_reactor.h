@@ -6,9 +6,8 @@
 // answered in the order the messages came. Flow control holds back a
 // client that sends more, and the stream reads ahead only while the
 // encoder queue has room to spare; a message that still finds the queue
-// full while
-// others of its stream are in it waits for one of them to leave instead of
-// being refused.
+// full while others of its stream are in it waits for one of them to
+// leave instead of being refused.
 #ifndef FEWSHOT_SERVER_STREAM_PREDICT_REACTOR_H_
 #define FEWSHOT_SERVER_STREAM_PREDICT_REACTOR_H_
 
