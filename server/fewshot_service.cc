@@ -185,18 +185,10 @@ grpc::ServerUnaryReactor* FewShotService::Predict(
 
   // The batch's worker scores and answers; no thread waits for it. The
   // context, request and response live until Finish.
-  torch::Tensor inputs = std::move(work->inputs);
-  batcher_->EmbedAsync(
-      std::move(inputs), CallDeadline(*context),
-      [context] { return context->IsCancelled(); },
-      [this, reactor, request, response, start,
-       work = *std::move(work)](absl::StatusOr<torch::Tensor> embeddings) {
-        absl::Status status = embeddings.status();
-        if (status.ok()) {
-          status = AnswerPredict(*request, work, *embeddings, response);
-        }
-        reactor->Finish(Finish(Rpc::kPredict, start, status));
-      });
+  EmbedAndAnswerPredict(*std::move(work), *request, context, response,
+                        [this, reactor, start](absl::Status status) {
+                          reactor->Finish(Finish(Rpc::kPredict, start, status));
+                        });
   return reactor;
 }
 
@@ -340,6 +332,24 @@ absl::Status FewShotService::AnswerPredict(const v1::PredictRequest& request,
   metrics_->RecordQueriesPredicted(response->predictions_size());
   metrics_->RecordQueriesRejected(CountRejected(response->predictions()));
   return absl::OkStatus();
+}
+
+void FewShotService::EmbedAndAnswerPredict(
+    PredictWork work, const v1::PredictRequest& request,
+    grpc::CallbackServerContext* context, v1::PredictResponse* response,
+    std::function<void(absl::Status)> done) {
+  torch::Tensor inputs = std::move(work.inputs);
+  batcher_->EmbedAsync(
+      std::move(inputs), CallDeadline(*context),
+      [context] { return context->IsCancelled(); },
+      [this, request = &request, response, work = std::move(work),
+       done = std::move(done)](absl::StatusOr<torch::Tensor> embeddings) {
+        absl::Status status = embeddings.status();
+        if (status.ok()) {
+          status = AnswerPredict(*request, work, *embeddings, response);
+        }
+        done(std::move(status));
+      });
 }
 
 absl::Status FewShotService::DoClassify(const grpc::ServerContext& context,

@@ -144,6 +144,17 @@ class FewShotService final
                              const torch::Tensor& embeddings,
                              v1::PredictResponse* response);
 
+  // Queues `work`'s queries for the encoder within `context`'s deadline
+  // and cancellation, without blocking; the worker that runs their batch
+  // answers `request` into `response` and calls `done` with the outcome
+  // (this thread calls it when the queue refuses them at once). `request`,
+  // `response` and `context` must stay alive until `done` has run.
+  void EmbedAndAnswerPredict(PredictWork work,
+                             const v1::PredictRequest& request,
+                             grpc::CallbackServerContext* context,
+                             v1::PredictResponse* response,
+                             std::function<void(absl::Status)> done);
+
   // The handlers' bodies, returning absl::Status.
   absl::Status DoAdapt(const grpc::ServerContext& context,
                        const v1::AdaptRequest& request,

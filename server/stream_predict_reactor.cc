@@ -92,7 +92,7 @@ void FewShotService::StreamPredictReactor::Predict(Message* message) {
   // Check and decode here; a refusal is this message's answer.
   absl::StatusOr<PredictWork> work = service_->PreparePredict(message->predict);
   if (!work.ok()) {
-    Answer(message, work.status(), v1::PredictResponse(), /*was_queued=*/false);
+    Answer(message, work.status(), /*was_queued=*/false);
     return;
   }
 
@@ -101,25 +101,15 @@ void FewShotService::StreamPredictReactor::Predict(Message* message) {
     absl::MutexLock lock(&mutex_);
     ++queued_;
   }
-  torch::Tensor inputs = std::move(work->inputs);
-  service_->batcher_->EmbedAsync(
-      std::move(inputs), CallDeadline(*context_),
-      [context = context_] { return context->IsCancelled(); },
-      [this, message,
-       work = *std::move(work)](absl::StatusOr<torch::Tensor> embeddings) {
-        v1::PredictResponse predicted;
-        absl::Status status = embeddings.status();
-        if (status.ok()) {
-          status = service_->AnswerPredict(message->predict, work, *embeddings,
-                                           &predicted);
-        }
-        Answer(message, status, std::move(predicted), /*was_queued=*/true);
+  service_->EmbedAndAnswerPredict(
+      *std::move(work), message->predict, context_, &message->predicted,
+      [this, message](absl::Status status) {
+        Answer(message, status, /*was_queued=*/true);
       });
 }
 
 void FewShotService::StreamPredictReactor::Answer(Message* message,
                                                   const absl::Status& status,
-                                                  v1::PredictResponse predicted,
                                                   bool was_queued) {
   Message* retry = nullptr;
   Next next;
@@ -145,7 +135,8 @@ void FewShotService::StreamPredictReactor::Answer(Message* message,
       answer.set_sequence(message->sequence);
       answer.set_status_code(static_cast<int32_t>(status.code()));
       answer.set_status_message(std::string(status.message()));
-      answer.mutable_predictions()->Swap(predicted.mutable_predictions());
+      answer.mutable_predictions()->Swap(
+          message->predicted.mutable_predictions());
       answer.set_model_version(service_->metadata_.version);
       message->answered = true;
     }

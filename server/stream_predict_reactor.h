@@ -49,8 +49,10 @@ class FewShotService::StreamPredictReactor final
   // A message read and not yet answered.
   struct Message {
     uint64_t sequence = 0;
-    // The message as a Predict call, kept until it is scored.
+    // The message as a Predict call and its result, kept until it is
+    // scored.
     v1::PredictRequest predict;
+    v1::PredictResponse predicted;
     bool answered = false;
     v1::StreamPredictResponse answer;
   };
@@ -76,8 +78,7 @@ class FewShotService::StreamPredictReactor final
   // message to try again when `status` is a full queue that this
   // stream's own messages are in. `was_queued`: the message had been
   // handed to the encoder queue.
-  void Answer(Message* message, const absl::Status& status,
-              v1::PredictResponse predicted, bool was_queued)
+  void Answer(Message* message, const absl::Status& status, bool was_queued)
       ABSL_LOCKS_EXCLUDED(mutex_);
 
   // Decides the next read, write or the end of the call from the current
